@@ -1,0 +1,183 @@
+//! Building the application: state from settings, the router with its
+//! middleware, and serving on an already bound listener until shutdown.
+
+use std::future::Future;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::error_handling::HandleErrorLayer;
+use axum::extract::{DefaultBodyLimit, MatchedPath};
+use axum::http::{header, Request, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::{BoxError, Router};
+use secrecy::{ExposeSecret, SecretString};
+use tokio::net::TcpListener;
+use tower::ServiceBuilder;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::sensitive_headers::SetSensitiveRequestHeadersLayer;
+use tower_http::trace::TraceLayer;
+use utoipa_swagger_ui::SwaggerUi;
+
+use crate::auth::ApiKeyHasher;
+use crate::config::Settings;
+use crate::credentials::vault::Vault;
+use crate::error::ApiError;
+use crate::google::GoogleClients;
+use crate::state::AppState;
+use crate::storage::Db;
+
+/// A configured application, ready to serve.
+pub struct Application {
+    /// Shared state, also handy for tests.
+    pub state: AppState,
+    /// The bound listener.
+    pub listener: TcpListener,
+}
+
+impl Application {
+    /// Connects the database, loads the keyring and binds `settings.listen`.
+    pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        let listener = TcpListener::bind(settings.listen)
+            .await
+            .map_err(|error| anyhow::anyhow!("cannot listen on {}: {error}", settings.listen))?;
+        let state = build_state(settings).await?;
+        Ok(Self { state, listener })
+    }
+
+    /// Port the listener is bound to.
+    pub fn port(&self) -> u16 {
+        self.listener.local_addr().map(|address| address.port()).unwrap_or_default()
+    }
+
+    /// Serves until `shutdown` resolves, then finishes in-flight requests.
+    pub async fn run(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
+        launch(self.listener, self.state, shutdown).await
+    }
+}
+
+/// Builds the shared state: database (migrated), keyring, API key hasher and Google clients.
+pub async fn build_state(settings: Settings) -> anyhow::Result<AppState> {
+    let db = Db::connect(&settings.database.url, settings.database.max_connections).await?;
+
+    let master_keys = if settings.security.master_keys.is_empty() {
+        vec![Vault::entry_from_file(Path::new(&settings.security.master_key_file))?]
+    } else {
+        settings.security.master_keys.clone()
+    };
+    let vault = Vault::from_entries(&master_keys)?;
+
+    let api_key_secret = match &settings.security.api_key_secret {
+        Some(secret) => secret.clone(),
+        None => secret_from_file(Path::new(&settings.security.api_key_secret_file))?,
+    };
+    let hasher = ApiKeyHasher::new(api_key_secret.expose_secret().as_bytes(), settings.security.admin_api_key.as_ref());
+
+    let google = GoogleClients::new(&settings.google)?;
+
+    Ok(AppState {
+        settings: Arc::new(settings),
+        db,
+        vault: Arc::new(vault),
+        google: Arc::new(google),
+        api_key_hasher: Arc::new(hasher),
+    })
+}
+
+/// Reads a development secret, generating a random one into `path` when missing.
+fn secret_from_file(path: &Path) -> anyhow::Result<SecretString> {
+    let entry = Vault::entry_from_file(path)?;
+    Ok(entry)
+}
+
+/// The router with every route and middleware.
+pub fn router(state: AppState) -> Router {
+    let max_body_bytes = state.settings.http.max_body_bytes;
+    let request_timeout = Duration::from_secs(state.settings.http.request_timeout_seconds);
+
+    let api = Router::new()
+        .merge(crate::brokerages::router())
+        .merge(crate::credentials::router())
+        .merge(crate::verification::router())
+        .merge(crate::audit::router())
+        .merge(crate::users::router())
+        .merge(crate::contacts::router())
+        .merge(crate::events::router())
+        .merge(crate::messages::router())
+        .merge(crate::auth::router())
+        .merge(crate::health::router())
+        .fallback(unknown_route)
+        .with_state(state);
+
+    let middleware = ServiceBuilder::new()
+        .layer(SetSensitiveRequestHeadersLayer::new([header::AUTHORIZATION, header::COOKIE]))
+        .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+        .layer(TraceLayer::new_for_http().make_span_with(request_span))
+        .layer(PropagateRequestIdLayer::x_request_id())
+        .layer(CatchPanicLayer::custom(panic_response))
+        .layer(HandleErrorLayer::new(timeout_response))
+        .timeout(request_timeout);
+
+    api.merge(SwaggerUi::new("/docs").url("/openapi.json", crate::openapi::document()))
+        .layer(DefaultBodyLimit::max(max_body_bytes))
+        .layer(middleware)
+}
+
+/// Serves `state` on `listener` until `shutdown` resolves.
+pub async fn launch(listener: TcpListener, state: AppState, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
+    let address = listener.local_addr()?;
+    tracing::info!(%address, "workspace-gateway listening");
+
+    axum::serve(listener, router(state)).with_graceful_shutdown(shutdown).await?;
+
+    tracing::info!("workspace-gateway stopped");
+    Ok(())
+}
+
+fn request_span(request: &Request<Body>) -> tracing::Span {
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|path| path.as_str().to_owned())
+        .unwrap_or_else(|| request.uri().path().to_owned());
+    let request_id = request
+        .headers()
+        .get("x-request-id")
+        .and_then(|value| value.to_str().ok())
+        .unwrap_or_default();
+    let brokerage_id = request
+        .uri()
+        .path()
+        .strip_prefix("/v1/brokerages/")
+        .and_then(|rest| rest.split('/').next())
+        .unwrap_or_default();
+
+    tracing::info_span!(
+        "http.request",
+        method = %request.method(),
+        route = %route,
+        request_id = %request_id,
+        brokerage_id = %brokerage_id,
+        api_key_id = tracing::field::Empty,
+    )
+}
+
+async fn unknown_route() -> ApiError {
+    ApiError::not_found("route_not_found", "No such route; the API is described at /openapi.json and /docs.")
+}
+
+async fn timeout_response(error: BoxError) -> Response {
+    if error.is::<tower::timeout::error::Elapsed>() {
+        ApiError::new(StatusCode::GATEWAY_TIMEOUT, "request_timeout", "The request took longer than the gateway allows; retry later.").into_response()
+    } else {
+        ApiError::internal(anyhow::anyhow!("middleware failure: {error}")).into_response()
+    }
+}
+
+fn panic_response(_panic: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    // The panic payload may quote request data, so it is not logged here.
+    tracing::error!("a handler panicked");
+    ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal_error", "The gateway failed to process the request.").into_response()
+}

@@ -1,0 +1,165 @@
+//! Database access over sqlx's `Any` driver, so one set of queries serves SQLite
+//! and PostgreSQL. The backend follows the URL scheme; migrations are embedded
+//! and run at start. Every query method takes the brokerage id first.
+
+use std::path::Path;
+use std::str::FromStr;
+
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
+use sqlx::AnyPool;
+
+/// Which database engine a pool talks to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// An embedded SQLite file.
+    Sqlite,
+    /// A PostgreSQL server.
+    Postgres,
+}
+
+/// A storage failure that handlers map centrally (see `ApiError`).
+#[derive(Debug, thiserror::Error)]
+pub enum StorageError {
+    /// A unique constraint rejected the write.
+    #[error("{0}")]
+    Conflict(String),
+    /// Any other database failure.
+    #[error(transparent)]
+    Database(#[from] sqlx::Error),
+}
+
+/// Result of storage calls.
+pub type StorageResult<T> = Result<T, StorageError>;
+
+/// The connection pool plus the backend it talks to.
+#[derive(Debug, Clone)]
+pub struct Db {
+    pool: AnyPool,
+    backend: Backend,
+}
+
+static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
+
+impl Db {
+    /// Connects to `url` (creating a SQLite file and its folder when missing) and
+    /// runs the embedded migrations of that backend.
+    pub async fn connect(url: &str, max_connections: u32) -> anyhow::Result<Self> {
+        sqlx::any::install_default_drivers();
+
+        let backend = backend_of(url)?;
+        let url = match backend {
+            Backend::Sqlite => prepare_sqlite_url(url)?,
+            Backend::Postgres => url.to_owned(),
+        };
+
+        let options = AnyConnectOptions::from_str(&url)?;
+        let pool = AnyPoolOptions::new()
+            .max_connections(max_connections)
+            .acquire_timeout(std::time::Duration::from_secs(10))
+            .after_connect(move |connection, _| {
+                Box::pin(async move {
+                    if backend == Backend::Sqlite {
+                        sqlx::query("PRAGMA foreign_keys = ON")
+                            .execute(&mut *connection)
+                            .await?;
+                        sqlx::query("PRAGMA busy_timeout = 5000")
+                            .execute(&mut *connection)
+                            .await?;
+                    }
+                    Ok(())
+                })
+            })
+            .connect_with(options)
+            .await
+            .map_err(|error| anyhow::anyhow!("cannot connect to the database: {error}"))?;
+
+        if backend == Backend::Sqlite {
+            sqlx::query("PRAGMA journal_mode = WAL")
+                .execute(&pool)
+                .await?;
+        }
+
+        let migrator = match backend {
+            Backend::Sqlite => &SQLITE_MIGRATIONS,
+            Backend::Postgres => &POSTGRES_MIGRATIONS,
+        };
+        migrator.run(&pool).await?;
+
+        Ok(Self { pool, backend })
+    }
+
+    /// The underlying pool.
+    pub fn pool(&self) -> &AnyPool {
+        &self.pool
+    }
+
+    /// The backend of this pool.
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// Checks that the database answers, for readiness probes.
+    pub async fn ping(&self) -> StorageResult<()> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+}
+
+fn backend_of(url: &str) -> anyhow::Result<Backend> {
+    if url.starts_with("sqlite:") {
+        Ok(Backend::Sqlite)
+    } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        Ok(Backend::Postgres)
+    } else {
+        anyhow::bail!(
+            "unsupported database URL scheme in {:?}: use sqlite://PATH or postgres://...",
+            url.split(':').next().unwrap_or_default()
+        )
+    }
+}
+
+/// Creates the parent folder of a SQLite file and asks SQLite to create the file.
+fn prepare_sqlite_url(url: &str) -> anyhow::Result<String> {
+    let rest = url.trim_start_matches("sqlite:").trim_start_matches("//");
+    let (path, query) = match rest.split_once('?') {
+        Some((path, query)) => (path, Some(query)),
+        None => (rest, None),
+    };
+
+    if path != ":memory:" && !path.is_empty() {
+        if let Some(parent) = Path::new(path).parent() {
+            if !parent.as_os_str().is_empty() {
+                std::fs::create_dir_all(parent)?;
+            }
+        }
+    }
+
+    let query = match query {
+        Some(query) if query.contains("mode=") => query.to_owned(),
+        Some(query) => format!("{query}&mode=rwc"),
+        None => "mode=rwc".to_owned(),
+    };
+    Ok(format!("sqlite://{path}?{query}"))
+}
+
+/// Maps a unique-constraint violation to `Conflict` with `detail`.
+pub(crate) fn conflict_on_unique(error: sqlx::Error, detail: &str) -> StorageError {
+    let is_unique = error
+        .as_database_error()
+        .map(|database_error| {
+            database_error.is_unique_violation()
+                || database_error.message().contains("UNIQUE constraint failed")
+        })
+        .unwrap_or(false);
+    if is_unique {
+        StorageError::Conflict(detail.to_owned())
+    } else {
+        StorageError::Database(error)
+    }
+}
+
+/// Current time as RFC 3339 with millisecond precision, the format of every stored timestamp.
+pub fn now_rfc3339() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
