@@ -122,6 +122,7 @@ fn init_logs() {
 }
 
 async fn run() -> anyhow::Result<()> {
+    let load_before = load_average();
     let stack = Stack::start().await?;
     let fixture = onboard(&stack).await?;
     eprintln!("onboarded {BROKERAGE_ID}: {USERS} users with {CONTACTS_PER_USER} contacts each");
@@ -139,7 +140,7 @@ async fn run() -> anyhow::Result<()> {
         list,
         burst,
         latency,
-        facts: RunFacts::collect(),
+        facts: RunFacts::collect(load_before),
     };
     let markdown = report.render();
     println!("{markdown}");
@@ -787,10 +788,12 @@ struct RunFacts {
     rustc: String,
     profile: &'static str,
     log_filter: String,
+    /// 1, 5 and 15 minute load averages when the run started, from /proc/loadavg.
+    load_before: String,
 }
 
 impl RunFacts {
-    fn collect() -> Self {
+    fn collect(load_before: String) -> Self {
         let profile = if cfg!(debug_assertions) {
             "debug assertions on: not the `bench` profile, so these numbers are not representative"
         } else {
@@ -805,6 +808,7 @@ impl RunFacts {
             memory: proc_field("/proc/meminfo", "MemTotal").unwrap_or_else(|| "unknown".to_owned()),
             rustc: command_output("rustc", &["--version"]).unwrap_or_else(|| "unknown".to_owned()),
             profile,
+            load_before,
             log_filter: std::env::var("RUST_LOG").unwrap_or_else(|_| DEFAULT_LOG_FILTER.to_owned()),
         }
     }
@@ -839,6 +843,17 @@ fn command_output(program: &str, args: &[&str]) -> Option<String> {
         return None;
     }
     Some(String::from_utf8_lossy(&output.stdout).trim().to_owned())
+}
+
+/// Reads the 1, 5 and 15 minute load averages from /proc/loadavg.
+fn load_average() -> String {
+    let text = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+    let fields: Vec<&str> = text.split_whitespace().take(3).collect();
+    if fields.len() == 3 {
+        fields.join(", ")
+    } else {
+        "unknown".to_owned()
+    }
 }
 
 /// Value of the first `name: value` line of a /proc file.
@@ -909,6 +924,10 @@ impl Report {
                 WORKER_THREADS.get().copied().unwrap_or(0).to_string(),
             ),
             ("Log filter", facts.log_filter.clone()),
+            (
+                "Load average at start (1, 5, 15 min)",
+                facts.load_before.clone(),
+            ),
             (
                 "Gateway database",
                 "SQLite file in a temporary directory".to_owned(),
@@ -1049,14 +1068,20 @@ fn exchange_row(page: &mut String, step: &str, result: &ExchangeResult, expected
     let within = errors == 0
         && counters.gateway_exchanges == expected
         && counters.emulator_exchanges == expected;
+    let noun = if expected == 1 {
+        "exchange"
+    } else {
+        "exchanges"
+    };
 
     let _ = writeln!(
         page,
-        "| {step} | {} | {errors} | {} | {} | {} | {expected} exchanges, 0 errors | {} |",
+        "| {step} | {} | {errors} | {} | {} | {} | {expected} {}, 0 errors | {} |",
         result.pass.outcomes.len(),
         counters.gateway_exchanges,
         counters.emulator_exchanges,
         counters.upstream_calls,
+        noun,
         met(within),
     );
 }
@@ -1124,7 +1149,8 @@ fn write_results(markdown: &str) -> anyhow::Result<()> {
         .with_context(|| format!("creating {}", directory.display()))?;
 
     let path = directory.join("RESULTS.md");
-    std::fs::write(&path, markdown).with_context(|| format!("writing {}", path.display()))?;
+    let text = format!("{}\n", markdown.trim_end());
+    std::fs::write(&path, text).with_context(|| format!("writing {}", path.display()))?;
     eprintln!("wrote {}", path.display());
     Ok(())
 }

@@ -147,7 +147,7 @@ struct ListQuery {
     max_results: usize,
 }
 
-/// Where a listing starts and which changes it covers.
+/// Start offset and covered change range of a listing.
 #[derive(Debug, Clone, Copy)]
 struct ListPosition {
     offset: usize,
@@ -751,7 +751,7 @@ async fn get_event(
     Ok(Json(render_instance(master, &owner, &start, &duration)))
 }
 
-/// How a write combines the request with the stored event.
+/// Write semantics: merge into the stored event (PATCH) or replace it (PUT).
 #[derive(Debug, Clone, Copy)]
 enum WriteMode {
     Patch,

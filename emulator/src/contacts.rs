@@ -161,12 +161,12 @@ impl Contact {
             return Value::Object(person);
         }
 
-        let wanted = |field: &str| mask.is_none_or(|mask| mask.iter().any(|m| m == field));
-        if wanted("metadata") {
+        let requested = |field: &str| mask.is_none_or(|mask| mask.iter().any(|m| m == field));
+        if requested("metadata") {
             person.insert("metadata".into(), self.render_metadata());
         }
         for (field, items) in &self.fields {
-            if !wanted(field) {
+            if !requested(field) {
                 continue;
             }
             if let Some(items) = items.as_array() {
@@ -309,7 +309,7 @@ pub fn parse_mask(
     Ok(Some(fields))
 }
 
-/// The 400 for a missing mask parameter.
+/// Builds the 400 for a missing mask parameter.
 pub fn mask_required(parameter: &str, doc_path: &str) -> GoogleError {
     GoogleError::invalid_argument(format!(
         "{parameter} mask is required. Please specify one or more valid paths. Valid paths are documented at https://developers.google.com/people/api/rest/v1/{doc_path}."

@@ -1,7 +1,7 @@
 //! Google's JSON error bodies: `{"error": {"code", "message", "errors", "status", "details"}}`.
 //!
-//! Messages and reasons copy what Google's servers return for the same fault, as far as it is
-//! publicly documented or observed; the google-* client crates only decode the JSON, so the
+//! Messages and reasons copy what Google's servers return for the same fault, as far as that is
+//! publicly documented or observed. The google-* client crates only decode the JSON, so the
 //! gateway classifies errors by `code`, `status`, `errors[].reason` and `details[].reason`.
 
 use axum::http::{header, HeaderName, HeaderValue, StatusCode};
@@ -115,9 +115,7 @@ impl GoogleError {
 
     /// 404 NOT_FOUND with Google's generic message.
     pub fn not_found() -> Self {
-        Self::new(StatusCode::NOT_FOUND, "Requested entity was not found.")
-            .reason("global", "notFound")
-            .rpc_status("NOT_FOUND")
+        Self::new(StatusCode::NOT_FOUND, "Requested entity was not found.").rpc_status("NOT_FOUND")
     }
 
     /// Gmail's 400 for a token without a user: the service account has no mailbox.

@@ -289,7 +289,7 @@ impl EventTime {
         }
     }
 
-    /// The suffix of an instance id: `YYYYMMDD` or `YYYYMMDDTHHMMSSZ` (UTC).
+    /// Returns the suffix of an instance id: `YYYYMMDD` or `YYYYMMDDTHHMMSSZ` (UTC).
     pub fn instance_suffix(&self) -> String {
         match self {
             EventTime::Date(date) => date.format("%Y%m%d").to_string(),
@@ -345,7 +345,7 @@ fn invalid_time(which: &str) -> GoogleError {
     )
 }
 
-/// A Calendar-style error: `errors[]` with domain `global`, no canonical status.
+/// Builds a Calendar-style error: `errors[]` with domain `global` and no canonical status.
 pub fn calendar_error(status: StatusCode, reason: &str, message: &str) -> GoogleError {
     GoogleError::new(status, message).reason("global", reason)
 }

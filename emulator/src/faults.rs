@@ -67,7 +67,7 @@ impl FaultRule {
         let user_matches = self
             .user
             .as_deref()
-            .is_none_or(|wanted| user.is_some_and(|user| user.eq_ignore_ascii_case(wanted)));
+            .is_none_or(|expected| user.is_some_and(|user| user.eq_ignore_ascii_case(expected)));
         self.times > 0 && api_matches && user_matches
     }
 
@@ -81,7 +81,14 @@ impl FaultRule {
             }
         };
         if let Some(seconds) = self.retry_after {
-            error = error.header(header::RETRY_AFTER, seconds.to_string());
+            // Some Google APIs put the delay in a google.rpc.RetryInfo detail as
+            // well as the header; the emulator sends both.
+            error = error
+                .header(header::RETRY_AFTER, seconds.to_string())
+                .detail(serde_json::json!({
+                    "@type": "type.googleapis.com/google.rpc.RetryInfo",
+                    "retryDelay": format!("{seconds}s"),
+                }));
         }
         error
     }

@@ -257,7 +257,7 @@ fn invalid_argument(message: impl Into<String>) -> GoogleError {
         .rpc_status("INVALID_ARGUMENT")
 }
 
-/// A Gmail-style message id: 16 hex digits.
+/// Generates a Gmail-style message id: 16 hex digits.
 fn message_id() -> String {
     format!("19{}", random_hex(14))
 }

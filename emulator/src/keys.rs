@@ -63,7 +63,7 @@ pub struct KeyFileFields<'a> {
     pub token_uri: &'a str,
 }
 
-/// Builds the JSON key file with the same fields and order as a console download.
+/// Builds the JSON key file with the same fields as a console download.
 pub fn key_file(fields: &KeyFileFields<'_>, key: &MintedKey) -> Value {
     let encoded_email = fields.client_email.replace('@', "%40");
     json!({

@@ -53,10 +53,23 @@ impl Emulator {
 
     /// Serves on an already bound listener in a background tokio task.
     pub async fn start_on(listener: TcpListener) -> anyhow::Result<EmulatorHandle> {
+        Self::start_with_public_url(listener, None).await
+    }
+
+    /// Serves on `listener`, advertising `public_url` (for example
+    /// `http://emulator:8090` inside a container network) in key files and
+    /// token audiences instead of the listener's own address.
+    pub async fn start_with_public_url(
+        listener: TcpListener,
+        public_url: Option<String>,
+    ) -> anyhow::Result<EmulatorHandle> {
         let address = listener
             .local_addr()
             .context("reading the listener address")?;
-        let base_url = format!("http://{address}");
+        let base_url = match public_url {
+            Some(url) => url.trim_end_matches('/').to_owned(),
+            None => format!("http://{address}"),
+        };
         let state: AppState = Arc::new(Shared::new(base_url.clone()));
 
         let app = router(state.clone());
@@ -123,7 +136,7 @@ impl EmulatorHandle {
         self.base_url.clone()
     }
 
-    /// The OAuth token endpoint, also the `token_uri` of minted key files.
+    /// Returns the OAuth token endpoint URL, also the `token_uri` of minted key files.
     pub fn token_uri(&self) -> String {
         self.state.token_uri()
     }
@@ -185,7 +198,7 @@ impl EmulatorHandle {
         }
     }
 
-    /// Adds a new key to a service account; the returned `key_json` holds the new key.
+    /// Adds a new key to a service account; the returned `key_json` contains the new key.
     pub fn add_service_account_key(&self, client_id: &str) -> anyhow::Result<ServiceAccount> {
         control::add_key(&self.state, client_id)
     }

@@ -14,12 +14,17 @@ struct Args {
     #[arg(long, env = "EMULATOR_LISTEN", default_value = "127.0.0.1:8090")]
     listen: String,
 
+    /// URL other hosts use to reach this emulator, written into minted key files as
+    /// `token_uri`; defaults to `http://` plus the listen address.
+    #[arg(long, env = "EMULATOR_PUBLIC_URL")]
+    public_url: Option<String>,
+
     /// Create the domain demo.example.com with two users and a delegated service account at
     /// start, and write that account's JSON key file to `--demo-key-file`.
     #[arg(long)]
     seed_demo: bool,
 
-    /// Where `--seed-demo` writes the service-account key file (created with mode 0600).
+    /// Path of the service-account key file that `--seed-demo` writes, with mode 0600.
     #[arg(long, default_value = "workspace-emulator-demo-key.json")]
     demo_key_file: std::path::PathBuf,
 }
@@ -34,17 +39,34 @@ async fn main() -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(&args.listen)
         .await
         .with_context(|| format!("binding {}", args.listen))?;
-    let emulator = Emulator::start_on(listener).await?;
+    let emulator = Emulator::start_with_public_url(listener, args.public_url.clone()).await?;
     tracing::info!(base_url = %emulator.base_url(), "workspace emulator listening");
 
     if args.seed_demo {
         seed_demo(&emulator, &args.demo_key_file)?;
     }
 
+    shutdown_signal().await?;
+    tracing::info!("workspace emulator stopping");
+    Ok(())
+}
+
+/// Waits for Ctrl-C or, on Unix, SIGTERM.
+async fn shutdown_signal() -> anyhow::Result<()> {
+    #[cfg(unix)]
+    {
+        let mut terminate =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+                .context("installing the SIGTERM handler")?;
+        tokio::select! {
+            result = tokio::signal::ctrl_c() => result.context("waiting for Ctrl-C")?,
+            _ = terminate.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
     tokio::signal::ctrl_c()
         .await
         .context("waiting for Ctrl-C")?;
-    tracing::info!("workspace emulator stopping");
     Ok(())
 }
 

@@ -52,10 +52,10 @@ pub struct SentAttachment {
     pub bytes: Vec<u8>,
 }
 
-/// Why Gmail would reject a message.
+/// Reason Gmail rejects a message.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum MessageProblem {
-    /// A To header that holds no valid address.
+    /// A To header without a valid address.
     InvalidTo,
     /// No address in To, Cc or Bcc.
     NoRecipient,

@@ -227,7 +227,7 @@ fn check_request(request: &TokenRequest) -> Result<&str, OAuthError> {
 /// Splits and decodes a compact JWS.
 fn parse_jwt(assertion: &str) -> Result<ParsedJwt<'_>, OAuthError> {
     // NOTE: Google's description for an assertion that is not a JWT at all is not documented;
-    // the emulator answers with invalid_grant "Invalid JWT Signature.".
+    // the emulator returns invalid_grant "Invalid JWT Signature.".
     let malformed = OAuthError::invalid_signature;
     let mut segments = assertion.split('.');
     let (Some(header), Some(payload), Some(signature), None) = (

@@ -88,7 +88,7 @@ enum SortOrder {
     LastNameAscending,
 }
 
-/// Where a listing starts and which changes it covers.
+/// Start offset and covered change range of a listing.
 #[derive(Debug, Clone, Copy)]
 struct ListPosition {
     offset: usize,

@@ -195,7 +195,7 @@ pub struct Project {
     pub disabled_apis: BTreeSet<String>,
 }
 
-/// What an access token grants.
+/// Grant behind an access token: user, scopes, project and expiry.
 #[derive(Debug, Clone)]
 pub struct AccessGrant {
     /// The impersonated user; `None` when the JWT had no `sub`.

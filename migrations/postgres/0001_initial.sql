@@ -66,7 +66,7 @@ CREATE TABLE messages (
     idempotency_key TEXT,
     -- SHA-256 of the canonical request body, to detect a reused key with another body.
     request_hash TEXT NOT NULL,
-    -- sending | sent | failed
+    -- sending | sent | failed (nothing sent) | unknown (Gmail may have sent it)
     status TEXT NOT NULL,
     gmail_message_id TEXT,
     gmail_thread_id TEXT,

@@ -92,7 +92,7 @@ pub fn request_hash(request: &SendMessageRequest) -> ApiResult<String> {
 ///
 /// Errors: 422 `idempotency_key_reused` for another body, 409
 /// `idempotency_in_progress` while the first request is still sending, 502
-/// `send_outcome_unknown` when the first send never got an answer.
+/// `send_outcome_unknown` when Gmail never reported the first send's outcome.
 pub async fn claim(
     db: &Db,
     brokerage_id: &str,

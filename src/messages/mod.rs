@@ -15,9 +15,9 @@
 //!   folder and to use a new key if the message is missing. This gives up
 //!   automatic recovery so that a retried request never sends a message twice.
 //!
-//! A row left `sending` by a stopped process becomes `unknown` once it is
-//! older than the longest possible send (token plus request timeout plus a
-//! minute), so a key never blocks forever. Until then a retry gets 409
+//! A row left `sending` by a stopped process is moved to `unknown` by the
+//! first retry or GET that reads it after the longest possible send (token
+//! plus request timeout plus a minute), so a key never blocks forever. Until then a retry gets 409
 //! `idempotency_in_progress` with `Retry-After`.
 //!
 //! Concurrent requests with one key race on the unique index over (brokerage,
@@ -62,3 +62,32 @@ pub fn router() -> Router<AppState> {
     components(schemas(SendMessageRequest, Address, AttachmentRequest, MessageRecord))
 )]
 pub struct ApiDoc;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn openapi_documents_both_routes() {
+        let doc = serde_json::to_value(ApiDoc::openapi()).expect("OpenAPI JSON");
+        let send = &doc["paths"]["/v1/brokerages/{brokerage_id}/users/{email}/messages"]["post"];
+        let get = &doc["paths"]
+            ["/v1/brokerages/{brokerage_id}/users/{email}/messages/{message_id}"]["get"];
+
+        let parameters = send["parameters"].as_array().expect("parameters");
+        assert!(
+            parameters
+                .iter()
+                .any(|parameter| parameter["name"] == "Idempotency-Key"
+                    && parameter["in"] == "header")
+        );
+        for status in ["200", "201", "400", "409", "413", "422", "502"] {
+            assert!(
+                send["responses"][status].is_object(),
+                "POST documents {status}"
+            );
+        }
+        assert!(get["responses"]["404"].is_object());
+        assert!(doc["components"]["schemas"]["SendMessageRequest"].is_object());
+    }
+}

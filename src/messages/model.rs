@@ -80,8 +80,9 @@ pub struct MessageRecord {
     /// Gateway id of the send.
     #[schema(example = "3f1c2a7e-8d4b-4e55-9a39-0c6f2b8f1d20")]
     pub id: String,
-    /// `sending` (the Gmail call has not returned yet), `sent`, `failed` (Gmail or the gateway rejected the
-    /// send; nothing was sent) or `unknown` (Gmail returned no response, so check the agent's Sent folder).
+    /// `sending` (the Gmail call has not returned yet), `sent`, `failed` (Gmail or the gateway
+    /// rejected the send, so nothing was sent) or `unknown` (Gmail returned no usable response,
+    /// so check the agent's Sent folder).
     #[schema(example = "sent")]
     pub status: String,
     /// Gmail's id of the sent message.

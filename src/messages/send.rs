@@ -269,7 +269,7 @@ async fn record_failure(
     }
 }
 
-/// Whether the message was certainly not sent: no access token was obtained,
+/// Tells whether the message was certainly not sent: no access token was obtained,
 /// the upload was refused before it started, or Gmail responded with a 4xx
 /// status. A timeout, a broken connection, a 5xx status or an unreadable
 /// response leaves the outcome open.

@@ -35,9 +35,9 @@ const WINDOW_DAYS: u32 = 30;
 pub struct ApiChecks {
     /// `api.people`, `api.calendar`, `api.gmail`.
     pub checks: Vec<Check>,
-    /// Whether the People API answered.
+    /// Whether the People API responded.
     pub people: bool,
-    /// Whether the Calendar API answered.
+    /// Whether the Calendar API responded.
     pub calendar: bool,
 }
 
@@ -45,17 +45,28 @@ pub struct ApiChecks {
 pub async fn check(run: &Run<'_>, delegation: &Delegation) -> ApiChecks {
     let people = match &delegation.contacts_scope {
         Some(scope) => people_check(run, scope).await,
-        None => Check::skipped(CheckName::ApiPeople, "Not run: no contacts scope is authorized (see delegation.contacts)."),
+        None => Check::skipped(
+            CheckName::ApiPeople,
+            "Not run: no contacts scope is authorized (see delegation.contacts).",
+        ),
     };
     let calendar = if delegation.calendar {
         calendar_check(run).await
     } else {
-        no_token(CheckName::ApiCalendar, scopes::CALENDAR, "delegation.calendar")
+        no_token(
+            CheckName::ApiCalendar,
+            scopes::CALENDAR,
+            "delegation.calendar",
+        )
     };
     let gmail = if delegation.gmail {
         gmail_check(run).await
     } else {
-        no_token(CheckName::ApiGmail, scopes::GMAIL_COMPOSE, "delegation.gmail")
+        no_token(
+            CheckName::ApiGmail,
+            scopes::GMAIL_COMPOSE,
+            "delegation.gmail",
+        )
     };
 
     ApiChecks {
@@ -66,7 +77,10 @@ pub async fn check(run: &Run<'_>, delegation: &Delegation) -> ApiChecks {
 }
 
 fn no_token(name: CheckName, scope: &str, cause: &str) -> Check {
-    Check::skipped(name, format!("Not run: no token for scope {scope} (see {cause})."))
+    Check::skipped(
+        name,
+        format!("Not run: no token for scope {scope} (see {cause})."),
+    )
 }
 
 async fn people_check(run: &Run<'_>, scope: &str) -> Check {
@@ -83,9 +97,18 @@ async fn people_check(run: &Run<'_>, scope: &str) -> Check {
             .person_fields(FieldMask::new(&["names"]))
             .doit()
     };
-    match run.within(run.state.google.read(GoogleApi::People, call)).await {
+    match run
+        .within(run.state.google.read(GoogleApi::People, call))
+        .await
+    {
         None => run.timed_out(name),
-        Some(Ok(_)) => Check::pass(name, format!("People API answered people.connections.list for {}.", run.user)),
+        Some(Ok(_)) => Check::pass(
+            name,
+            format!(
+                "People API answered people.connections.list for {}.",
+                run.user
+            ),
+        ),
         Some(Err(error)) => api_failure(run, name, scope, &error),
     }
 }
@@ -98,9 +121,18 @@ async fn calendar_check(run: &Run<'_>) -> Check {
 
     let hub = run.state.google.calendar(run.key, run.user);
     let call = || hub.events().list(PRIMARY).max_results(1).doit();
-    match run.within(run.state.google.read(GoogleApi::Calendar, call)).await {
+    match run
+        .within(run.state.google.read(GoogleApi::Calendar, call))
+        .await
+    {
         None => run.timed_out(name),
-        Some(Ok(_)) => Check::pass(name, format!("Calendar API answered events.list on the primary calendar of {}.", run.user)),
+        Some(Ok(_)) => Check::pass(
+            name,
+            format!(
+                "Calendar API answered events.list on the primary calendar of {}.",
+                run.user
+            ),
+        ),
         Some(Err(error)) => api_failure(run, name, scopes::CALENDAR, &error),
     }
 }
@@ -113,9 +145,15 @@ async fn gmail_check(run: &Run<'_>) -> Check {
 
     let hub = run.state.google.gmail(run.key, run.user);
     let call = || hub.users().get_profile("me").doit();
-    match run.within(run.state.google.read(GoogleApi::Gmail, call)).await {
+    match run
+        .within(run.state.google.read(GoogleApi::Gmail, call))
+        .await
+    {
         None => run.timed_out(name),
-        Some(Ok(_)) => Check::pass(name, format!("Gmail API answered users.getProfile for {}.", run.user)),
+        Some(Ok(_)) => Check::pass(
+            name,
+            format!("Gmail API answered users.getProfile for {}.", run.user),
+        ),
         Some(Err(error)) => api_failure(run, name, scopes::GMAIL_COMPOSE, &error),
     }
 }
@@ -162,29 +200,51 @@ fn api_failure(run: &Run<'_>, name: CheckName, scope: &str, error: &GoogleError)
 /// Names the API to enable, with the console link from Google's message when it has one.
 fn enable_api(run: &Run<'_>, api: GoogleApi, message: &str) -> String {
     let link = console_link(message).unwrap_or_else(|| {
-        let project = run.project_id.map(|project| format!("?project={project}")).unwrap_or_default();
-        format!("https://console.cloud.google.com/apis/library/{}{project}", api.service_name())
+        let project = run
+            .project_id
+            .map(|project| format!("?project={project}"))
+            .unwrap_or_default();
+        format!(
+            "https://console.cloud.google.com/apis/library/{}{project}",
+            api.service_name()
+        )
     });
-    let project = run.project_id.map(|project| format!(" {project}")).unwrap_or_default();
+    let project = run
+        .project_id
+        .map(|project| format!(" {project}"))
+        .unwrap_or_default();
     format!(
         "Enable the {api} ({}) in the Google Cloud project{project} of the service account: {link}. Google applies the change within a few minutes; then run the verification again.",
         api.service_name()
     )
 }
 
-/// The first Google Cloud console URL in `message`.
+/// Finds the first Google Cloud console URL in `message`.
 fn console_link(message: &str) -> Option<String> {
     message
         .split_whitespace()
-        .find(|word| word.starts_with("https://console.developers.google.com/") || word.starts_with("https://console.cloud.google.com/"))
+        .find(|word| {
+            word.starts_with("https://console.developers.google.com/")
+                || word.starts_with("https://console.cloud.google.com/")
+        })
         .map(|word| word.trim_end_matches(['.', ',', ')']).to_owned())
 }
 
-/// Runs the read-only synchronization when both the People and Calendar APIs answered.
-pub async fn sync_check(run: &Run<'_>, contacts_scope: Option<&str>, apis: &ApiChecks) -> (Check, Option<SyncSummary>) {
+/// Runs the read-only synchronization when both the People and Calendar APIs responded.
+pub async fn sync_check(
+    run: &Run<'_>,
+    contacts_scope: Option<&str>,
+    apis: &ApiChecks,
+) -> (Check, Option<SyncSummary>) {
     let name = CheckName::TestSync;
     let (Some(scope), true, true) = (contacts_scope, apis.people, apis.calendar) else {
-        return (Check::skipped(name, "Not run: the People or Calendar API check did not pass."), None);
+        return (
+            Check::skipped(
+                name,
+                "Not run: the People or Calendar API check did not pass.",
+            ),
+            None,
+        );
     };
     if run.expired() {
         return (run.out_of_time(name), None);
@@ -210,7 +270,10 @@ pub async fn sync_check(run: &Run<'_>, contacts_scope: Option<&str>, apis: &ApiC
         events_ms: events.millis,
         window_days: WINDOW_DAYS,
     };
-    (sync_result(&summary, contacts.complete && events.complete), Some(summary))
+    (
+        sync_result(&summary, contacts.complete && events.complete),
+        Some(summary),
+    )
 }
 
 fn sync_result(summary: &SyncSummary, complete: bool) -> Check {
@@ -234,7 +297,7 @@ fn sync_result(summary: &SyncSummary, complete: bool) -> Check {
     )
 }
 
-/// What one read-only pass found.
+/// Counts and duration of one read-only pass.
 struct Pass {
     items: u64,
     pages: u32,
@@ -245,7 +308,12 @@ struct Pass {
 impl Pass {
     fn finish(items: u64, pages: u32, started: Instant, complete: bool) -> Self {
         let millis = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
-        Self { items, pages, millis, complete }
+        Self {
+            items,
+            pages,
+            millis,
+            complete,
+        }
     }
 }
 
@@ -270,7 +338,9 @@ async fn read_contacts(run: &Run<'_>, scope: &str) -> Result<Pass, GoogleError> 
         let (_, page) = run.state.google.read(GoogleApi::People, call).await?;
 
         pages += 1;
-        items += page.connections.map_or(0, |connections| connections.len() as u64);
+        items += page
+            .connections
+            .map_or(0, |connections| connections.len() as u64);
         page_token = page.next_page_token.filter(|token| !token.is_empty());
         if page_token.is_none() {
             return Ok(Pass::finish(items, pages, started, true));

@@ -1,6 +1,6 @@
 //! The `clock` check: the gateway's clock against the `Date` header of the key's
 //! token endpoint. The request is a POST with an empty form, which Google
-//! answers with an OAuth error and which grants nothing.
+//! rejects with an OAuth error and which grants nothing.
 
 use std::time::Duration;
 
@@ -103,8 +103,15 @@ mod tests {
         let check = judge("https://oauth2.googleapis.com/token", at(45), at(0));
 
         assert_eq!(check.status, CheckStatus::Fail);
-        assert!(check.evidence.contains("45 s ahead of"), "{}", check.evidence);
-        assert!(check.remediation.unwrap_or_default().contains("Invalid JWT"));
+        assert!(
+            check.evidence.contains("45 s ahead of"),
+            "{}",
+            check.evidence
+        );
+        assert!(check
+            .remediation
+            .unwrap_or_default()
+            .contains("Invalid JWT"));
     }
 
     #[test]

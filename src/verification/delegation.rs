@@ -62,21 +62,28 @@ async fn probe(run: &Run<'_>, scope: &'static str) -> Probe {
     let timeout = run.step_timeout(run.state.settings.google.token_timeout());
     let result = probe::exchange(run.client(), run.key, run.user, scope, timeout).await;
     if let Err(failure) = &result {
-        tracing::info!(brokerage_id = %run.key.brokerage_id, scope, failure = ?failure, "verification token probe refused");
+        tracing::info!(brokerage_id = %run.key.brokerage_id, scope, failure = ?failure, "verification token probe rejected");
     }
     Probe { scope, result }
 }
 
 fn issued(run: &Run<'_>, scope: &str) -> String {
-    format!("Google issued a token for {} with only scope {scope}.", run.user)
+    format!(
+        "Google issued a token for {} with only scope {scope}.",
+        run.user
+    )
 }
 
 fn failed(run: &Run<'_>, name: CheckName, scope: &str, failure: &ProbeFailure) -> Check {
     let grantee = run.grantee();
-    Check::fail(name, failure.evidence(&grantee, scope), failure.remediation(&grantee, scope))
+    Check::fail(
+        name,
+        failure.evidence(&grantee, scope),
+        failure.remediation(&grantee, scope),
+    )
 }
 
-/// The brokerage's configured contacts scope and the other one.
+/// Returns the brokerage's configured contacts scope and the other one.
 fn contacts_candidates(configured: &str) -> (&'static str, &'static str) {
     if configured == scopes::CONTACTS_LEGACY {
         (scopes::CONTACTS_LEGACY, scopes::CONTACTS)
@@ -91,7 +98,10 @@ fn contacts_candidates(configured: &str) -> (&'static str, &'static str) {
 async fn contacts_checks(run: &Run<'_>) -> (Vec<Check>, Option<String>) {
     if run.expired() {
         return (
-            vec![run.out_of_time(CheckName::DelegationContacts), run.out_of_time(CheckName::ContactsScope)],
+            vec![
+                run.out_of_time(CheckName::DelegationContacts),
+                run.out_of_time(CheckName::ContactsScope),
+            ],
             None,
         );
     }
@@ -123,7 +133,12 @@ async fn contacts_checks(run: &Run<'_>) -> (Vec<Check>, Option<String>) {
     (checks, working.map(str::to_owned))
 }
 
-fn delegation_contacts(run: &Run<'_>, first: &Probe, second: Option<&Probe>, working: Option<&str>) -> Check {
+fn delegation_contacts(
+    run: &Run<'_>,
+    first: &Probe,
+    second: Option<&Probe>,
+    working: Option<&str>,
+) -> Check {
     if let Some(scope) = working {
         return Check::pass(CheckName::DelegationContacts, issued(run, scope));
     }
@@ -141,7 +156,12 @@ fn delegation_contacts(run: &Run<'_>, first: &Probe, second: Option<&Probe>, wor
     }
 }
 
-fn contacts_scope(run: &Run<'_>, first: &Probe, second: Option<&Probe>, working: Option<&str>) -> Check {
+fn contacts_scope(
+    run: &Run<'_>,
+    first: &Probe,
+    second: Option<&Probe>,
+    working: Option<&str>,
+) -> Check {
     let name = CheckName::ContactsScope;
     let configured = run.configured_contacts_scope;
 
@@ -200,7 +220,13 @@ mod tests {
 
     #[test]
     fn legacy_configuration_tries_current_scope_second() {
-        assert_eq!(contacts_candidates(scopes::CONTACTS_LEGACY), (scopes::CONTACTS_LEGACY, scopes::CONTACTS));
-        assert_eq!(contacts_candidates(scopes::CONTACTS), (scopes::CONTACTS, scopes::CONTACTS_LEGACY));
+        assert_eq!(
+            contacts_candidates(scopes::CONTACTS_LEGACY),
+            (scopes::CONTACTS_LEGACY, scopes::CONTACTS)
+        );
+        assert_eq!(
+            contacts_candidates(scopes::CONTACTS),
+            (scopes::CONTACTS, scopes::CONTACTS_LEGACY)
+        );
     }
 }

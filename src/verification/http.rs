@@ -9,7 +9,10 @@ use axum::Router;
 use serde::Deserialize;
 use utoipa::{IntoParams, OpenApi};
 
-use super::model::{Check, CheckName, CheckStatus, Outcome, SyncSummary, VerificationPage, VerificationReport, VerificationRequest};
+use super::model::{
+    Check, CheckName, CheckStatus, Outcome, SyncSummary, VerificationPage, VerificationReport,
+    VerificationRequest,
+};
 use super::store::{self, Cursor};
 use crate::auth::Caller;
 use crate::brokerages::Brokerage;
@@ -59,10 +62,11 @@ pub struct ListQuery {
 
 /// Verify the brokerage's key for a test user, store the report and return it.
 ///
-/// Tests the pending key when there is one, else the active key, by acting as the
-/// test user: the key itself, the clock, one token per scope, the contacts scope,
-/// one read per API, and a read-only synchronization of contacts and the next 30
-/// days of events. See the `CheckName` schema for what each check proves.
+/// Tests the pending key when there is one, else the active key, acting as the
+/// test user. The checks cover the key itself, the clock, one token per scope and
+/// the contacts scope. Then one read per API and a read-only synchronization of
+/// contacts and the next 30 days of events follow. The `CheckName` schema
+/// describes what each check proves.
 ///
 /// The outcome is `verified` when no check failed. Then a pending key replaces the
 /// active key (its cached tokens are dropped), and the brokerage's
@@ -107,9 +111,16 @@ fn parse_request(body: &[u8]) -> ApiResult<VerificationRequest> {
 
     let request: Option<VerificationRequest> = serde_json::from_slice(body).map_err(|error| {
         if error.is_data() {
-            ApiError::unprocessable("invalid_body", format!("The JSON body does not match the expected shape: {error}"))
+            ApiError::unprocessable(
+                "invalid_body",
+                format!("The JSON body does not match the expected shape: {error}"),
+            )
         } else {
-            ApiError::new(StatusCode::BAD_REQUEST, "malformed_json", format!("The request body is not valid JSON: {error}"))
+            ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "malformed_json",
+                format!("The request body is not valid JSON: {error}"),
+            )
         }
     })?;
     Ok(request.unwrap_or_default())
@@ -118,7 +129,8 @@ fn parse_request(body: &[u8]) -> ApiResult<VerificationRequest> {
 fn choose_test_user(brokerage: &Brokerage, requested: Option<&str>) -> ApiResult<String> {
     match requested {
         None => Ok(brokerage.test_user.clone()),
-        Some(raw) => crate::users::address_in_brokerage(brokerage, raw).map_err(|error| error.with_field("test_user")),
+        Some(raw) => crate::users::address_in_brokerage(brokerage, raw)
+            .map_err(|error| error.with_field("test_user")),
     }
 }
 
@@ -140,12 +152,20 @@ async fn list_verifications(
     caller.authorize_manage(&brokerage_id)?;
     let limit = query.limit.unwrap_or(20);
     if !(1..=100).contains(&limit) {
-        return Err(ApiError::invalid("invalid_limit", "limit", "Use a limit from 1 to 100."));
+        return Err(ApiError::invalid(
+            "invalid_limit",
+            "limit",
+            "Use a limit from 1 to 100.",
+        ));
     }
     let cursor = match query.cursor.as_deref() {
         None => None,
         Some(text) => Some(Cursor::decode(text).ok_or_else(|| {
-            ApiError::invalid("invalid_cursor", "cursor", "The cursor is not one this list returned; start again without it.")
+            ApiError::invalid(
+                "invalid_cursor",
+                "cursor",
+                "The cursor is not one this list returned; start again without it.",
+            )
         })?),
     };
 
@@ -176,11 +196,13 @@ async fn get_verification(
     caller.authorize_manage(&brokerage_id)?;
     crate::brokerages::require(&state.db, &brokerage_id).await?;
 
-    let report = store::get(&state.db, &brokerage_id, &verification_id).await?.ok_or_else(|| {
-        ApiError::not_found(
-            "verification_not_found",
-            format!("Brokerage {brokerage_id} has no verification report {verification_id:?}."),
-        )
-    })?;
+    let report = store::get(&state.db, &brokerage_id, &verification_id)
+        .await?
+        .ok_or_else(|| {
+            ApiError::not_found(
+                "verification_not_found",
+                format!("Brokerage {brokerage_id} has no verification report {verification_id:?}."),
+            )
+        })?;
     Ok(ApiJson(report))
 }

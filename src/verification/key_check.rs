@@ -1,4 +1,4 @@
-//! The `key` check: the stored key file holds a usable RSA key with a key id,
+//! The `key` check: the stored key file contains a usable RSA key with a key id,
 //! and it is not older than Google's rotation recommendation.
 
 use chrono::{DateTime, Utc};
@@ -21,7 +21,10 @@ pub fn check(key: &DelegatedKey, metadata: &CredentialMetadata, now: DateTime<Ut
         Err(problem) => {
             return Check::fail(
                 CheckName::Key,
-                format!("The stored key file of {} holds no usable private key: {problem}.", key.client_email),
+                format!(
+                    "The stored key file of {} contains no usable private key: {problem}.",
+                    key.client_email
+                ),
                 reupload(key),
             )
         }
@@ -35,7 +38,12 @@ pub fn check(key: &DelegatedKey, metadata: &CredentialMetadata, now: DateTime<Ut
         );
     }
 
-    let Some(private_key_id) = key.key.private_key_id.as_deref().filter(|id| !id.is_empty()) else {
+    let Some(private_key_id) = key
+        .key
+        .private_key_id
+        .as_deref()
+        .filter(|id| !id.is_empty())
+    else {
         return Check::fail(
             CheckName::Key,
             "The stored key file has no private_key_id; Google writes one into every key file it issues.",
@@ -67,9 +75,14 @@ pub fn check(key: &DelegatedKey, metadata: &CredentialMetadata, now: DateTime<Ut
 /// Parses a PKCS#8 PEM RSA key; returns its size in bits and the SHA-256 of its
 /// public key, hex, as computed at upload.
 fn rsa_key(pem: &str) -> Result<(usize, String), &'static str> {
-    let der = PrivatePkcs8KeyDer::from_pem_slice(pem.as_bytes()).map_err(|_| "it is not a PKCS#8 PEM block")?;
-    let key_pair = RsaKeyPair::from_pkcs8(der.secret_pkcs8_der()).map_err(|_| "it is not an RSA key of 2048 to 8192 bits")?;
-    let fingerprint = hex::encode(digest::digest(&digest::SHA256, key_pair.public_key().as_ref()));
+    let der = PrivatePkcs8KeyDer::from_pem_slice(pem.as_bytes())
+        .map_err(|_| "it is not a PKCS#8 PEM block")?;
+    let key_pair = RsaKeyPair::from_pkcs8(der.secret_pkcs8_der())
+        .map_err(|_| "it is not an RSA key of 2048 to 8192 bits")?;
+    let fingerprint = hex::encode(digest::digest(
+        &digest::SHA256,
+        key_pair.public_key().as_ref(),
+    ));
     Ok((key_pair.public().modulus_len() * 8, fingerprint))
 }
 

@@ -9,7 +9,7 @@ use crate::credentials::AdminConsoleGrant;
 /// Checks a verification runs, in this order. A check that cannot run because
 /// an earlier one failed is reported as `skipped`.
 ///
-/// - `key`: the stored key file parses, holds an RSA private key that matches the
+/// - `key`: the stored key file parses, contains an RSA private key that matches the
 ///   uploaded public key fingerprint, and has a key id. `warn` when the key was
 ///   uploaded more than 90 days ago, because Google recommends rotating keys.
 /// - `clock`: the gateway's clock against the `Date` header of the key's token
@@ -47,7 +47,7 @@ pub enum CheckName {
     /// Delegation of a contacts scope.
     #[serde(rename = "delegation.contacts")]
     DelegationContacts,
-    /// Which contacts scope the gateway uses.
+    /// Choice of the contacts scope.
     #[serde(rename = "contacts_scope")]
     ContactsScope,
     /// People API enabled.
@@ -79,7 +79,7 @@ impl CheckName {
         CheckName::TestSync,
     ];
 
-    /// The name as it appears in reports.
+    /// Returns the name as it appears in reports.
     pub fn as_str(self) -> &'static str {
         match self {
             CheckName::Key => "key",
@@ -101,7 +101,7 @@ impl CheckName {
 /// - `pass`: works as the gateway needs it.
 /// - `warn`: works, but something should change soon (an old key, the legacy
 ///   contacts scope). A warning does not fail the verification.
-/// - `fail`: does not work; `remediation` says what to change.
+/// - `fail`: does not work, and `remediation` states what to change.
 /// - `skipped`: not run, because an earlier check failed or the time limit was reached.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
@@ -125,39 +125,52 @@ pub enum CheckStatus {
     "remediation": "Client ID 113456789012345678901 is not authorized for scope https://www.googleapis.com/auth/gmail.compose in the Admin console (Security > API controls > Domain-wide delegation). A super administrator adds the scope to that client ID's entry, or opens the admin_console link. Changes can take from a few minutes to a few hours to apply."
 }))]
 pub struct Check {
-    /// Which check this is.
+    /// Check name.
     #[schema(value_type = CheckName)]
     pub name: String,
     /// `pass`, `warn`, `fail` or `skipped`.
     pub status: CheckStatus,
-    /// What the gateway observed, including Google's own error text.
+    /// Observations of the gateway, including Google's own error text.
     pub evidence: String,
-    /// What to change, and who changes it; `null` when nothing needs to change.
+    /// Change to make and who makes it; `null` when nothing needs to change.
     pub remediation: Option<String>,
 }
 
 impl Check {
-    /// A check that passed.
+    /// Builds a check that passed.
     pub fn pass(name: CheckName, evidence: impl Into<String>) -> Self {
         Self::new(name, CheckStatus::Pass, evidence, None)
     }
 
-    /// A check that passed with a recommended change.
-    pub fn warn(name: CheckName, evidence: impl Into<String>, remediation: impl Into<String>) -> Self {
+    /// Builds a check that passed with a recommended change.
+    pub fn warn(
+        name: CheckName,
+        evidence: impl Into<String>,
+        remediation: impl Into<String>,
+    ) -> Self {
         Self::new(name, CheckStatus::Warn, evidence, Some(remediation.into()))
     }
 
-    /// A check that failed.
-    pub fn fail(name: CheckName, evidence: impl Into<String>, remediation: impl Into<String>) -> Self {
+    /// Builds a check that failed.
+    pub fn fail(
+        name: CheckName,
+        evidence: impl Into<String>,
+        remediation: impl Into<String>,
+    ) -> Self {
         Self::new(name, CheckStatus::Fail, evidence, Some(remediation.into()))
     }
 
-    /// A check that did not run, and why.
+    /// Builds a check that did not run, with the reason.
     pub fn skipped(name: CheckName, evidence: impl Into<String>) -> Self {
         Self::new(name, CheckStatus::Skipped, evidence, None)
     }
 
-    fn new(name: CheckName, status: CheckStatus, evidence: impl Into<String>, remediation: Option<String>) -> Self {
+    fn new(
+        name: CheckName,
+        status: CheckStatus,
+        evidence: impl Into<String>,
+        remediation: Option<String>,
+    ) -> Self {
         Self {
             name: name.as_str().to_owned(),
             status,
@@ -166,7 +179,7 @@ impl Check {
         }
     }
 
-    /// Whether this check failed.
+    /// Returns whether this check failed.
     pub fn failed(&self) -> bool {
         self.status == CheckStatus::Fail
     }
@@ -177,7 +190,7 @@ impl Check {
 /// - `verified`: no check failed (warnings allowed). A pending key that verifies
 ///   replaces the active key.
 /// - `verification_failed`: at least one check failed; the failed checks' remediation
-///   and `admin_console` say what the Workspace administrator must change.
+///   and `admin_console` state what the Workspace administrator must change.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Outcome {
@@ -188,7 +201,7 @@ pub enum Outcome {
 }
 
 impl Outcome {
-    /// The outcome as stored and audited.
+    /// Returns the outcome as stored and audited.
     pub fn as_str(self) -> &'static str {
         match self {
             Outcome::Verified => "verified",
@@ -242,7 +255,7 @@ pub struct SyncSummary {
     "key_activated": false,
     "contacts_scope": "https://www.googleapis.com/auth/contacts",
     "checks": [
-        { "name": "key", "status": "pass", "evidence": "RSA 2048-bit key 8f2c... of gateway@acme-crm.iam.gserviceaccount.com, uploaded 0 days ago.", "remediation": null },
+        { "name": "key", "status": "pass", "evidence": "RSA 2048-bit key 8f2c61d0e4b7a9f3 of gateway@acme-crm.iam.gserviceaccount.com (client ID 113456789012345678901), uploaded 0 days ago.", "remediation": null },
         { "name": "clock", "status": "pass", "evidence": "The gateway's clock is 0 s behind the Date header of https://oauth2.googleapis.com/token (limit 30 s).", "remediation": null },
         { "name": "delegation.calendar", "status": "pass", "evidence": "Google issued a token for it-test@acme-realty.com with only scope https://www.googleapis.com/auth/calendar.", "remediation": null },
         { "name": "delegation.gmail", "status": "fail", "evidence": "Google refused a token for it-test@acme-realty.com with only scope https://www.googleapis.com/auth/gmail.compose: unauthorized_client (Client is unauthorized to retrieve access tokens using this method, or client not authorized for any of the scopes requested.)", "remediation": "Client ID 113456789012345678901 is not authorized for scope https://www.googleapis.com/auth/gmail.compose in the Admin console (Security > API controls > Domain-wide delegation). A super administrator adds the scope to that client ID's entry, or opens the admin_console link. Changes can take from a few minutes to a few hours to apply." },
@@ -290,8 +303,8 @@ pub struct VerificationReport {
     pub checks: Vec<Check>,
     /// Counts of the test synchronization, when it ran.
     pub sync: Option<SyncSummary>,
-    /// What the Workspace administrator enters in the Admin console's domain-wide
-    /// delegation form, present when a check failed. The form replaces the client
+    /// Values for the Admin console's domain-wide delegation form, present when a
+    /// check failed. The form replaces the client
     /// ID's scopes with this list, so it always carries every scope the gateway needs.
     // Rebuilt from `client_id` when a stored report is read, because the grant
     // is derived data.

@@ -1,5 +1,5 @@
 //! Token probes: one JWT bearer grant per scope with a fresh authenticator, so
-//! that the shared token cache neither answers nor stores anything, and the
+//! that the shared token cache neither returns nor stores anything, and the
 //! translation of the token endpoint's errors into what the Workspace
 //! administrator must change.
 
@@ -15,7 +15,7 @@ use crate::google::Connector;
 /// HTTP client of the probes; yup-oauth2 sends `String` bodies.
 pub type ProbeClient = hyper_util::client::legacy::Client<Connector, String>;
 
-/// Where to authorize a client ID for scopes in the Admin console.
+/// Admin console page that authorizes a client ID for scopes.
 const DELEGATION_PAGE: &str = "Security > API controls > Domain-wide delegation";
 
 /// Builds the client: HTTPS with Mozilla's roots, and plain HTTP for the local emulator.
@@ -32,24 +32,24 @@ pub fn client() -> anyhow::Result<ProbeClient> {
     Ok(client)
 }
 
-/// Why a probe got no token.
+/// Reason a probe got no token.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ProbeFailure {
-    /// The token endpoint answered with an OAuth error.
+    /// The token endpoint returned an OAuth error.
     Rejected {
         /// OAuth `error`, such as `unauthorized_client`.
         error: String,
         /// OAuth `error_description`, when sent.
         description: Option<String>,
     },
-    /// No OAuth answer: timeout, transport failure, unusable response or unusable key.
+    /// No OAuth response: timeout, transport failure, unusable response or unusable key.
     Unanswered {
-        /// What happened, without request or response bodies.
+        /// Description of the failure, without request or response bodies.
         reason: String,
     },
 }
 
-/// Who a probe acts as, to name them in evidence and remediation.
+/// Identity a probe acts as, named in evidence and remediation.
 #[derive(Debug, Clone, Copy)]
 pub struct Grantee<'a> {
     /// Numeric OAuth client ID.
@@ -63,7 +63,7 @@ pub struct Grantee<'a> {
 }
 
 impl<'a> Grantee<'a> {
-    /// The grantee of `key` acting as `user`.
+    /// Builds the grantee of `key` acting as `user`.
     pub fn new(key: &'a DelegatedKey, user: &'a str) -> Self {
         Self {
             client_id: &key.client_id,
@@ -108,7 +108,7 @@ pub async fn exchange(
 }
 
 /// Keeps the OAuth error fields and drops everything else, because yup-oauth2's
-/// other errors may quote the request, which holds the signed assertion.
+/// other errors may quote the request, which contains the signed assertion.
 fn failure_of(error: yup_oauth2::Error) -> ProbeFailure {
     use yup_oauth2::Error;
 
@@ -121,7 +121,8 @@ fn failure_of(error: yup_oauth2::Error) -> ProbeFailure {
             reason: "the token endpoint could not be reached".to_owned(),
         },
         Error::JSONError(_) | Error::MissingAccessToken => ProbeFailure::Unanswered {
-            reason: "the token endpoint answered with neither a token nor an OAuth error".to_owned(),
+            reason: "the token endpoint answered with neither a token nor an OAuth error"
+                .to_owned(),
         },
         Error::LowLevelError(source) => ProbeFailure::Unanswered {
             reason: format!("I/O failure ({})", source.kind()),
@@ -133,16 +134,19 @@ fn failure_of(error: yup_oauth2::Error) -> ProbeFailure {
 }
 
 impl ProbeFailure {
-    /// Whether Google said the client ID is not authorized for the scope.
+    /// Checks whether Google reported that the client ID is not authorized for the scope.
     pub fn is_scope_not_delegated(&self) -> bool {
         matches!(self, Self::Rejected { error, .. } if error == "unauthorized_client" || error == "access_denied")
     }
 
-    /// What happened, with Google's error code and description verbatim.
+    /// Describes the failure, with Google's error code and description verbatim.
     pub fn evidence(&self, grantee: &Grantee<'_>, scope: &str) -> String {
         match self {
             Self::Rejected { error, description } => {
-                let description = description.as_deref().map(|text| format!(" ({text})")).unwrap_or_default();
+                let description = description
+                    .as_deref()
+                    .map(|text| format!(" ({text})"))
+                    .unwrap_or_default();
                 format!(
                     "Google refused a token for {} with only scope {scope}: {error}{description}",
                     grantee.user
@@ -155,7 +159,7 @@ impl ProbeFailure {
         }
     }
 
-    /// What must change, and who changes it.
+    /// Describes what must change, and who changes it.
     pub fn remediation(&self, grantee: &Grantee<'_>, scope: &str) -> String {
         match self {
             Self::Rejected { error, description } => {
@@ -169,7 +173,12 @@ impl ProbeFailure {
     }
 }
 
-fn rejection_remediation(grantee: &Grantee<'_>, scope: &str, error: &str, description: &str) -> String {
+fn rejection_remediation(
+    grantee: &Grantee<'_>,
+    scope: &str,
+    error: &str,
+    description: &str,
+) -> String {
     match error {
         "unauthorized_client" | "access_denied" => not_delegated(grantee.client_id, scope),
         "invalid_grant" => invalid_grant_remediation(grantee, description),
@@ -179,7 +188,7 @@ fn rejection_remediation(grantee: &Grantee<'_>, scope: &str, error: &str, descri
     }
 }
 
-/// The remediation for a scope that is not delegated to the client ID.
+/// Builds the remediation for a scope that is not delegated to the client ID.
 pub fn not_delegated(client_id: &str, scope: &str) -> String {
     format!(
         "Client ID {client_id} is not authorized for scope {scope} in the Admin console ({DELEGATION_PAGE}). A super administrator adds the scope to that client ID's entry, or opens the admin_console link. Changes can take from a few minutes to a few hours to apply."
@@ -189,7 +198,7 @@ pub fn not_delegated(client_id: &str, scope: &str) -> String {
 fn invalid_grant_remediation(grantee: &Grantee<'_>, description: &str) -> String {
     if description.contains("Invalid email or User ID") {
         return format!(
-            "The test user {} does not exist or is not in this Workspace; Google answers the same for a suspended user. Use an active mailbox of the brokerage's Workspace as the test user, or ask the Workspace administrator to restore this one.",
+            "The test user {} does not exist or is not in this Workspace; Google returns the same error for a suspended user. Use an active mailbox of the brokerage's Workspace as the test user, or ask the Workspace administrator to restore this one.",
             grantee.user
         );
     }
@@ -241,7 +250,10 @@ mod tests {
 
     #[test]
     fn unauthorized_client_names_client_and_scope() {
-        let failure = rejected("unauthorized_client", "Client is unauthorized to retrieve access tokens using this method.");
+        let failure = rejected(
+            "unauthorized_client",
+            "Client is unauthorized to retrieve access tokens using this method.",
+        );
 
         let text = failure.remediation(&grantee(), crate::google::scopes::CALENDAR);
 
@@ -261,8 +273,12 @@ mod tests {
         ];
 
         for (description, expected) in cases {
-            let text = rejected("invalid_grant", description).remediation(&grantee(), crate::google::scopes::CALENDAR);
-            assert!(text.to_lowercase().contains(&expected.to_lowercase()), "{description}: {text}");
+            let text = rejected("invalid_grant", description)
+                .remediation(&grantee(), crate::google::scopes::CALENDAR);
+            assert!(
+                text.to_lowercase().contains(&expected.to_lowercase()),
+                "{description}: {text}"
+            );
         }
     }
 

@@ -12,7 +12,7 @@ use super::{apis, clock, delegation, key_check};
 use crate::credentials::{CredentialMetadata, DelegatedKey};
 use crate::state::AppState;
 
-/// What one run needs: the key tested, the test user and the deadline.
+/// Inputs of one run: the key tested, the test user and the deadline.
 pub struct Run<'a> {
     /// Application state, for the Google hubs and settings.
     pub state: &'a AppState,
@@ -66,19 +66,19 @@ impl<'a> Run<'a> {
         &self.client
     }
 
-    /// Who the token probes act as.
+    /// Builds the grantee that the token probes act as.
     pub fn grantee(&self) -> Grantee<'_> {
         Grantee::new(self.key, self.user)
     }
 
-    /// Whether the deadline has passed.
+    /// Checks whether the deadline has passed.
     pub fn expired(&self) -> bool {
         Instant::now() >= self.deadline
     }
 
-    /// `wanted`, shortened to the time left before the deadline.
-    pub fn step_timeout(&self, wanted: Duration) -> Duration {
-        wanted.min(self.deadline.saturating_duration_since(Instant::now()))
+    /// Shortens `requested` to the time left before the deadline.
+    pub fn step_timeout(&self, requested: Duration) -> Duration {
+        requested.min(self.deadline.saturating_duration_since(Instant::now()))
     }
 
     /// Runs `step` until the deadline; `None` when the deadline came first.
@@ -86,7 +86,7 @@ impl<'a> Run<'a> {
         tokio::time::timeout_at(self.deadline, step).await.ok()
     }
 
-    /// The check for a step cut off by the deadline.
+    /// Builds the check of a step cut off by the deadline.
     pub fn timed_out(&self, name: CheckName) -> Check {
         Check::fail(
             name,
@@ -95,11 +95,14 @@ impl<'a> Run<'a> {
         )
     }
 
-    /// The check for a step not started because the deadline had passed.
+    /// Builds the check of a step not started because the deadline had passed.
     pub fn out_of_time(&self, name: CheckName) -> Check {
         Check::skipped(
             name,
-            format!("Not run: the verification reached its time limit of {} s.", self.limit.as_secs()),
+            format!(
+                "Not run: the verification reached its time limit of {} s.",
+                self.limit.as_secs()
+            ),
         )
     }
 
@@ -125,7 +128,8 @@ impl<'a> Run<'a> {
         let apis = apis::check(self, &delegation).await;
         checks.extend(apis.checks.iter().cloned());
 
-        let (sync_check, sync) = apis::sync_check(self, delegation.contacts_scope.as_deref(), &apis).await;
+        let (sync_check, sync) =
+            apis::sync_check(self, delegation.contacts_scope.as_deref(), &apis).await;
         checks.push(sync_check);
 
         Findings {

@@ -17,12 +17,12 @@ use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
 use crate::storage::now_rfc3339;
 
-/// Longest a verification may run.
+/// Maximum duration of a verification run.
 // TODO: make the time limit a setting; it is fixed until operators need to change it.
 const TIME_LIMIT: Duration = Duration::from_secs(45);
 
 /// Time kept between the end of the checks and the HTTP request timeout, so the
-/// report is still stored before the gateway answers 504.
+/// report is still stored before the gateway returns 504.
 const COMMIT_MARGIN: Duration = Duration::from_secs(5);
 
 /// The key a verification tests, decrypted, with its metadata.
@@ -52,7 +52,9 @@ pub async fn tested_key(state: &AppState, brokerage_id: &str) -> ApiResult<Teste
         .map_err(ApiError::internal)?;
     let key: yup_oauth2::ServiceAccountKey = serde_json::from_slice(&plaintext).map_err(|_| {
         // The serde error may quote key material, so it is not kept.
-        ApiError::internal(anyhow::anyhow!("stored key file of brokerage {brokerage_id} does not parse"))
+        ApiError::internal(anyhow::anyhow!(
+            "stored key file of brokerage {brokerage_id} does not parse"
+        ))
     })?;
 
     let metadata = stored.metadata;
@@ -80,7 +82,7 @@ async fn missing_or_revoked(state: &AppState, brokerage_id: &str) -> ApiResult<A
     ))
 }
 
-/// The time limit of a run under the configured HTTP request timeout.
+/// Computes the time limit of a run under the configured HTTP request timeout.
 fn time_limit(state: &AppState) -> Duration {
     let request_timeout = Duration::from_secs(state.settings.http.request_timeout_seconds);
     TIME_LIMIT
@@ -90,7 +92,12 @@ fn time_limit(state: &AppState) -> Duration {
 
 /// Runs a verification of `brokerage` as `test_user` and stores its report.
 #[tracing::instrument(skip_all, fields(brokerage_id = %brokerage.id))]
-pub async fn verify(state: &AppState, caller: &Caller, brokerage: &Brokerage, test_user: String) -> ApiResult<VerificationReport> {
+pub async fn verify(
+    state: &AppState,
+    caller: &Caller,
+    brokerage: &Brokerage,
+    test_user: String,
+) -> ApiResult<VerificationReport> {
     let tested = tested_key(state, &brokerage.id).await?;
     let configured_scope = brokerage
         .contacts_scope_or(&state.settings.google.default_contacts_scope)
@@ -98,8 +105,15 @@ pub async fn verify(state: &AppState, caller: &Caller, brokerage: &Brokerage, te
     let started_at = now_rfc3339();
 
     let limit = time_limit(state);
-    let run = Run::new(state, &tested.key, &test_user, &configured_scope, tested.metadata.project_id.as_deref(), limit)
-        .map_err(ApiError::internal)?;
+    let run = Run::new(
+        state,
+        &tested.key,
+        &test_user,
+        &configured_scope,
+        tested.metadata.project_id.as_deref(),
+        limit,
+    )
+    .map_err(ApiError::internal)?;
     // Every step is bounded by the run's deadline; this outer bound only guards
     // against a step that ignores it.
     let findings = tokio::time::timeout(limit + COMMIT_MARGIN / 2, run.checks(&tested.metadata))
@@ -132,14 +146,27 @@ pub async fn verify(state: &AppState, caller: &Caller, brokerage: &Brokerage, te
     };
     report.attach_admin_console();
 
-    let scope_change = findings.contacts_scope.filter(|scope| *scope != configured_scope);
-    let committed = store::commit(&state.db, &brokerage.id, &mut report, scope_change.as_deref()).await?;
+    let scope_change = findings
+        .contacts_scope
+        .filter(|scope| *scope != configured_scope);
+    let committed = store::commit(
+        &state.db,
+        &brokerage.id,
+        &mut report,
+        scope_change.as_deref(),
+    )
+    .await?;
     finish(state, caller, &report, committed).await?;
     Ok(report)
 }
 
 /// Drops the old key's tokens after a rotation and audits the run.
-async fn finish(state: &AppState, caller: &Caller, report: &VerificationReport, committed: Committed) -> ApiResult<()> {
+async fn finish(
+    state: &AppState,
+    caller: &Caller,
+    report: &VerificationReport,
+    committed: Committed,
+) -> ApiResult<()> {
     let brokerage_id = report.brokerage_id.as_str();
     let api_key_id = Some(caller.api_key_id());
     let detail = json!({
@@ -163,16 +190,41 @@ async fn finish(state: &AppState, caller: &Caller, report: &VerificationReport, 
         Committed::BrokerageDeleted => return Err(crate::brokerages::not_found(brokerage_id)),
     };
     if let Some((outcome, error)) = aborted {
-        crate::audit::record(&state.db, brokerage_id, api_key_id, "verify", outcome, detail).await?;
+        crate::audit::record(
+            &state.db,
+            brokerage_id,
+            api_key_id,
+            "verify",
+            outcome,
+            detail,
+        )
+        .await?;
         return Err(error);
     }
 
     if report.key_activated {
         state.google.tokens().invalidate_brokerage(brokerage_id);
-        let rotation = json!({ "version": report.credential_version, "verification_id": report.id });
-        crate::audit::record(&state.db, brokerage_id, api_key_id, "rotate", "success", rotation).await?;
+        let rotation =
+            json!({ "version": report.credential_version, "verification_id": report.id });
+        crate::audit::record(
+            &state.db,
+            brokerage_id,
+            api_key_id,
+            "rotate",
+            "success",
+            rotation,
+        )
+        .await?;
     }
-    crate::audit::record(&state.db, brokerage_id, api_key_id, "verify", report.outcome.as_str(), detail).await?;
+    crate::audit::record(
+        &state.db,
+        brokerage_id,
+        api_key_id,
+        "verify",
+        report.outcome.as_str(),
+        detail,
+    )
+    .await?;
 
     tracing::info!(
         brokerage_id,

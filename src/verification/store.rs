@@ -9,7 +9,7 @@ use sqlx::Row;
 use super::model::{Outcome, VerificationReport};
 use crate::storage::{Db, StorageError, StorageResult};
 
-/// What [`commit`] did.
+/// Result of [`commit`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Committed {
     /// The report and the status changes were written.
@@ -27,11 +27,21 @@ pub enum Committed {
 /// and stores the report. `contacts_scope` is the brokerage's new contacts
 /// scope, when it changes. When a concurrent run already activated the tested
 /// key, `report.key_activated` is cleared, because this run did not.
-pub async fn commit(db: &Db, brokerage_id: &str, report: &mut VerificationReport, contacts_scope: Option<&str>) -> StorageResult<Committed> {
+pub async fn commit(
+    db: &Db,
+    brokerage_id: &str,
+    report: &mut VerificationReport,
+    contacts_scope: Option<&str>,
+) -> StorageResult<Committed> {
     let mut transaction = db.pool().begin().await?;
 
     let Some(in_use) = claim_key(&mut transaction, brokerage_id, report).await? else {
-        let state = crate::credentials::store::state_of_in(&mut transaction, brokerage_id, report.credential_version).await?;
+        let state = crate::credentials::store::state_of_in(
+            &mut transaction,
+            brokerage_id,
+            report.credential_version,
+        )
+        .await?;
         transaction.rollback().await?;
         return Ok(match state.as_deref() {
             None => Committed::BrokerageDeleted,
@@ -42,8 +52,16 @@ pub async fn commit(db: &Db, brokerage_id: &str, report: &mut VerificationReport
 
     // A failing pending key leaves the brokerage alone: the active key keeps working.
     if in_use {
-        let verified_at = (report.outcome == Outcome::Verified).then_some(report.finished_at.as_str());
-        crate::brokerages::store::record_verification_in(&mut transaction, brokerage_id, report.outcome.as_str(), verified_at, contacts_scope).await?;
+        let verified_at =
+            (report.outcome == Outcome::Verified).then_some(report.finished_at.as_str());
+        crate::brokerages::store::record_verification_in(
+            &mut transaction,
+            brokerage_id,
+            report.outcome.as_str(),
+            verified_at,
+            contacts_scope,
+        )
+        .await?;
     }
 
     insert(&mut transaction, brokerage_id, report).await?;
@@ -51,29 +69,53 @@ pub async fn commit(db: &Db, brokerage_id: &str, report: &mut VerificationReport
     Ok(Committed::Stored)
 }
 
-/// Write-locks the tested key if it is still usable, activating it when the
-/// report says so. Returns whether the key is the one in use afterwards, or
+/// Write-locks the tested key if it is still usable, activating it when
+/// `report.key_activated` is set. Returns whether the key is the one in use afterwards, or
 /// `None` when it was revoked, replaced or deleted during the run.
-async fn claim_key(connection: &mut sqlx::AnyConnection, brokerage_id: &str, report: &mut VerificationReport) -> StorageResult<Option<bool>> {
+async fn claim_key(
+    connection: &mut sqlx::AnyConnection,
+    brokerage_id: &str,
+    report: &mut VerificationReport,
+) -> StorageResult<Option<bool>> {
     let version = report.credential_version;
 
     if report.key_activated {
-        if crate::credentials::store::activate_pending_in(&mut *connection, brokerage_id, version).await? {
+        if crate::credentials::store::activate_pending_in(&mut *connection, brokerage_id, version)
+            .await?
+        {
             return Ok(Some(true));
         }
-        if crate::credentials::store::lock_in_state(&mut *connection, brokerage_id, version, "active").await? {
+        if crate::credentials::store::lock_in_state(
+            &mut *connection,
+            brokerage_id,
+            version,
+            "active",
+        )
+        .await?
+        {
             report.key_activated = false;
             return Ok(Some(true));
         }
         return Ok(None);
     }
 
-    let locked = crate::credentials::store::lock_in_state(&mut *connection, brokerage_id, version, &report.credential_state).await?;
+    let locked = crate::credentials::store::lock_in_state(
+        &mut *connection,
+        brokerage_id,
+        version,
+        &report.credential_state,
+    )
+    .await?;
     Ok(locked.then_some(report.credential_state == "active"))
 }
 
-async fn insert(connection: &mut sqlx::AnyConnection, brokerage_id: &str, report: &VerificationReport) -> StorageResult<()> {
-    let json = serde_json::to_string(report).map_err(|error| StorageError::Database(sqlx::Error::Encode(Box::new(error))))?;
+async fn insert(
+    connection: &mut sqlx::AnyConnection,
+    brokerage_id: &str,
+    report: &VerificationReport,
+) -> StorageResult<()> {
+    let json = serde_json::to_string(report)
+        .map_err(|error| StorageError::Database(sqlx::Error::Encode(Box::new(error))))?;
     sqlx::query(
         "INSERT INTO verifications (brokerage_id, id, credential_version, test_user, outcome, api_key_id, started_at, finished_at, report) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
@@ -93,14 +135,18 @@ async fn insert(connection: &mut sqlx::AnyConnection, brokerage_id: &str, report
 }
 
 fn report_from_json(json: &str) -> StorageResult<VerificationReport> {
-    let mut report: VerificationReport =
-        serde_json::from_str(json).map_err(|error| StorageError::Database(sqlx::Error::Decode(Box::new(error))))?;
+    let mut report: VerificationReport = serde_json::from_str(json)
+        .map_err(|error| StorageError::Database(sqlx::Error::Decode(Box::new(error))))?;
     report.attach_admin_console();
     Ok(report)
 }
 
 /// Loads one report.
-pub async fn get(db: &Db, brokerage_id: &str, id: &str) -> StorageResult<Option<VerificationReport>> {
+pub async fn get(
+    db: &Db,
+    brokerage_id: &str,
+    id: &str,
+) -> StorageResult<Option<VerificationReport>> {
     let row = sqlx::query("SELECT report FROM verifications WHERE brokerage_id = $1 AND id = $2")
         .bind(brokerage_id)
         .bind(id)
@@ -119,7 +165,7 @@ pub struct Cursor {
 }
 
 impl Cursor {
-    /// The opaque text form.
+    /// Encodes the cursor as opaque text.
     pub fn encode(&self) -> String {
         URL_SAFE_NO_PAD.encode(format!("{}\n{}", self.started_at, self.id))
     }
@@ -145,7 +191,12 @@ impl Cursor {
 
 /// Lists reports newest first, after `cursor`, at most `limit`; returns the
 /// cursor of the next page when there is one.
-pub async fn list(db: &Db, brokerage_id: &str, cursor: Option<&Cursor>, limit: i64) -> StorageResult<(Vec<VerificationReport>, Option<Cursor>)> {
+pub async fn list(
+    db: &Db,
+    brokerage_id: &str,
+    cursor: Option<&Cursor>,
+    limit: i64,
+) -> StorageResult<(Vec<VerificationReport>, Option<Cursor>)> {
     let rows = sqlx::query(
         "SELECT report FROM verifications WHERE brokerage_id = $1 AND ($2 IS NULL OR started_at < $2 OR (started_at = $2 AND id < $3)) \
          ORDER BY started_at DESC, id DESC LIMIT $4",

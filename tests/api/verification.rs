@@ -1,7 +1,7 @@
-//! Credential verification: one Workspace set up wrong in exactly one way per
-//! test, with the check that must fail and the fix it must name; a correct
-//! setup; key rotation, revocation and master-key re-encryption; and contact
-//! lists running while a pending key is swapped in.
+//! Credential verification. Each failure test sets up one Workspace wrong in
+//! exactly one way and asserts the check that fails and the fix it names.
+//! Further tests cover a correct setup, key rotation, revocation, master-key
+//! re-encryption, and contact lists that run while a pending key is swapped in.
 
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
@@ -52,7 +52,8 @@ db_tests!(
 /// Creates the brokerage of `workspace` and uploads its key, without enrolling anyone.
 async fn register(app: &TestApp, workspace: &Workspace) {
     app.create_brokerage(workspace).await;
-    app.upload_key(&workspace.brokerage_id, &workspace.key_json).await;
+    app.upload_key(&workspace.brokerage_id, &workspace.key_json)
+        .await;
 }
 
 /// Sets up a Workspace delegated for `scopes` and registers it.
@@ -64,14 +65,19 @@ async fn registered(app: &TestApp, brokerage_id: &str, scopes: &[&str]) -> Works
 
 /// Runs a verification and returns the 201 report.
 async fn verify(app: &TestApp, brokerage_id: &str, body: Value) -> Value {
-    let response = app.post(&format!("/v1/brokerages/{brokerage_id}/verifications"), body).await;
+    let response = app
+        .post(
+            &format!("/v1/brokerages/{brokerage_id}/verifications"),
+            body,
+        )
+        .await;
     let status = response.status();
     let report: Value = response.json().await.expect("report JSON");
     assert_eq!(status, StatusCode::CREATED, "verification ran: {report}");
     report
 }
 
-/// The check called `name` in `report`.
+/// Finds the check called `name` in `report`.
 fn check<'a>(report: &'a Value, name: &str) -> &'a Value {
     report["checks"]
         .as_array()
@@ -82,14 +88,18 @@ fn check<'a>(report: &'a Value, name: &str) -> &'a Value {
 }
 
 fn status_of<'a>(report: &'a Value, name: &str) -> &'a str {
-    check(report, name)["status"].as_str().expect("check status")
+    check(report, name)["status"]
+        .as_str()
+        .expect("check status")
 }
 
 fn remediation_of<'a>(report: &'a Value, name: &str) -> &'a str {
-    check(report, name)["remediation"].as_str().unwrap_or_else(|| panic!("no remediation for {name} in {report}"))
+    check(report, name)["remediation"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no remediation for {name} in {report}"))
 }
 
-/// Names of the failed checks.
+/// Lists the names of the failed checks.
 fn failed(report: &Value) -> Vec<&str> {
     report["checks"]
         .as_array()
@@ -107,33 +117,70 @@ fn assert_failed_with_grant(report: &Value, client_id: &str) {
     assert_eq!(grant["client_id"], client_id, "{report}");
     assert_eq!(grant["scopes"], FORM_SCOPES, "{report}");
     let url = grant["url"].as_str().expect("admin console URL");
-    assert!(url.starts_with("https://admin.google.com/ac/owl/domainwidedelegation?overwriteClientId=true"), "{url}");
+    assert!(
+        url.starts_with(
+            "https://admin.google.com/ac/owl/domainwidedelegation?overwriteClientId=true"
+        ),
+        "{url}"
+    );
     assert!(url.contains(&format!("clientIdToAdd={client_id}")), "{url}");
-    assert!(url.contains("scopes=https%3A%2F%2Fwww.googleapis.com%2Fauth%2Fcontacts%2C"), "{url}");
+    assert!(
+        url.contains("scopes=https%3A%2F%2Fwww.googleapis.com%2Fauth%2Fcontacts%2C"),
+        "{url}"
+    );
 }
 
 async fn brokerage(app: &TestApp, brokerage_id: &str) -> Value {
-    app.get(&format!("/v1/brokerages/{brokerage_id}")).await.json().await.expect("brokerage JSON")
+    app.get(&format!("/v1/brokerages/{brokerage_id}"))
+        .await
+        .json()
+        .await
+        .expect("brokerage JSON")
 }
 
 async fn credentials(app: &TestApp, brokerage_id: &str) -> Value {
-    app.get(&format!("/v1/brokerages/{brokerage_id}/credentials")).await.json().await.expect("credentials JSON")
+    app.get(&format!("/v1/brokerages/{brokerage_id}/credentials"))
+        .await
+        .json()
+        .await
+        .expect("credentials JSON")
 }
 
 async fn audit_actions(app: &TestApp, brokerage_id: &str) -> Vec<(String, String)> {
-    let entries: Value = app.get(&format!("/v1/brokerages/{brokerage_id}/audit-log")).await.json().await.expect("audit JSON");
+    let entries: Value = app
+        .get(&format!("/v1/brokerages/{brokerage_id}/audit-log"))
+        .await
+        .json()
+        .await
+        .expect("audit JSON");
     entries
         .as_array()
         .expect("audit entries")
         .iter()
-        .map(|entry| (entry["action"].as_str().unwrap_or_default().to_owned(), entry["outcome"].as_str().unwrap_or_default().to_owned()))
+        .map(|entry| {
+            (
+                entry["action"].as_str().unwrap_or_default().to_owned(),
+                entry["outcome"].as_str().unwrap_or_default().to_owned(),
+            )
+        })
         .collect()
 }
 
 async fn seed(app: &TestApp, email: &str, kind: &str, body: Value) {
     let url = format!("{}/emulator/users/{email}/{kind}", app.emulator.base_url());
-    let response = app.client.post(url).json(&body).send().await.expect("emulator reachable");
-    assert_eq!(response.status(), StatusCode::CREATED, "seeded {kind}: {}", response.text().await.unwrap_or_default());
+    let response = app
+        .client
+        .post(url)
+        .json(&body)
+        .send()
+        .await
+        .expect("emulator reachable");
+    assert_eq!(
+        response.status(),
+        StatusCode::CREATED,
+        "seeded {kind}: {}",
+        response.text().await.unwrap_or_default()
+    );
 }
 
 async fn seed_event(app: &TestApp, email: &str, summary: &str, days_ahead: i64) {
@@ -152,7 +199,13 @@ async fn seed_event(app: &TestApp, email: &str, summary: &str, days_ahead: i64) 
 async fn correct_setup_verifies_with_sync_counts(app: TestApp) {
     let workspace = app.onboard("acme").await;
     for name in ["Ada", "Grace", "Edsger"] {
-        seed(&app, &workspace.test_user, "contacts", json!({ "names": [{ "givenName": name }] })).await;
+        seed(
+            &app,
+            &workspace.test_user,
+            "contacts",
+            json!({ "names": [{ "givenName": name }] }),
+        )
+        .await;
     }
     seed_event(&app, &workspace.test_user, "Showing at 12 Elm St", 2).await;
     seed_event(&app, &workspace.test_user, "Closing", 20).await;
@@ -165,16 +218,41 @@ async fn correct_setup_verifies_with_sync_counts(app: TestApp) {
         assert_eq!(check["status"], "pass", "{check}");
         assert!(check["remediation"].is_null(), "{check}");
     }
-    let names: Vec<&str> = report["checks"].as_array().unwrap().iter().map(|check| check["name"].as_str().unwrap()).collect();
+    let names: Vec<&str> = report["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|check| check["name"].as_str().unwrap())
+        .collect();
     assert_eq!(
         names,
-        ["key", "clock", "delegation.calendar", "delegation.gmail", "delegation.contacts", "contacts_scope", "api.people", "api.calendar", "api.gmail", "test_sync"]
+        [
+            "key",
+            "clock",
+            "delegation.calendar",
+            "delegation.gmail",
+            "delegation.contacts",
+            "contacts_scope",
+            "api.people",
+            "api.calendar",
+            "api.gmail",
+            "test_sync"
+        ]
     );
     assert_eq!(report["sync"]["contacts"], 3, "{report}");
-    assert_eq!(report["sync"]["events"], 2, "events of the next 30 days only: {report}");
+    assert_eq!(
+        report["sync"]["events"], 2,
+        "events of the next 30 days only: {report}"
+    );
     assert!(report["sync"]["contacts_ms"].is_u64());
-    assert!(check(&report, "test_sync")["evidence"].as_str().unwrap().contains("3 contacts"));
-    assert!(report["admin_console"].is_null(), "no grant when nothing failed: {report}");
+    assert!(check(&report, "test_sync")["evidence"]
+        .as_str()
+        .unwrap()
+        .contains("3 contacts"));
+    assert!(
+        report["admin_console"].is_null(),
+        "no grant when nothing failed: {report}"
+    );
     assert_eq!(report["test_user"], workspace.test_user.as_str());
     assert_eq!(report["credential_version"], 1);
     assert_eq!(report["credential_state"], "active");
@@ -184,9 +262,19 @@ async fn correct_setup_verifies_with_sync_counts(app: TestApp) {
     let saved = brokerage(&app, "acme").await;
     assert_eq!(saved["credential_status"], "verified");
     assert_eq!(saved["last_verified_at"], report["finished_at"]);
-    assert!(audit_actions(&app, "acme").await.contains(&("verify".to_owned(), "verified".to_owned())));
+    assert!(audit_actions(&app, "acme")
+        .await
+        .contains(&("verify".to_owned(), "verified".to_owned())));
 
-    let stored: Value = app.get(&format!("/v1/brokerages/acme/verifications/{}", report["id"].as_str().unwrap())).await.json().await.unwrap();
+    let stored: Value = app
+        .get(&format!(
+            "/v1/brokerages/acme/verifications/{}",
+            report["id"].as_str().unwrap()
+        ))
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(stored, report, "the stored report is the returned one");
 }
 
@@ -198,18 +286,44 @@ async fn missing_delegation_fails_every_scope(app: TestApp) {
 
     let report = verify(&app, "acme", Value::Null).await;
 
-    assert_eq!(app.state.google.tokens().exchanges(), cached_exchanges, "probes bypass the shared token cache");
+    assert_eq!(
+        app.state.google.tokens().exchanges(),
+        cached_exchanges,
+        "probes bypass the shared token cache"
+    );
 
     assert_failed_with_grant(&report, &workspace.client_id);
-    assert_eq!(failed(&report), ["delegation.calendar", "delegation.gmail", "delegation.contacts", "contacts_scope"], "{report}");
-    for (name, scope) in [("delegation.calendar", CALENDAR), ("delegation.gmail", GMAIL_COMPOSE), ("delegation.contacts", CONTACTS)] {
+    assert_eq!(
+        failed(&report),
+        [
+            "delegation.calendar",
+            "delegation.gmail",
+            "delegation.contacts",
+            "contacts_scope"
+        ],
+        "{report}"
+    );
+    for (name, scope) in [
+        ("delegation.calendar", CALENDAR),
+        ("delegation.gmail", GMAIL_COMPOSE),
+        ("delegation.contacts", CONTACTS),
+    ] {
         let remediation = remediation_of(&report, name);
         assert!(
-            remediation.contains(&format!("Client ID {} is not authorized for scope {scope}", workspace.client_id)),
+            remediation.contains(&format!(
+                "Client ID {} is not authorized for scope {scope}",
+                workspace.client_id
+            )),
             "{name}: {remediation}"
         );
-        assert!(remediation.contains("Security > API controls > Domain-wide delegation"), "{remediation}");
-        assert!(check(&report, name)["evidence"].as_str().unwrap().contains("unauthorized_client"));
+        assert!(
+            remediation.contains("Security > API controls > Domain-wide delegation"),
+            "{remediation}"
+        );
+        assert!(check(&report, name)["evidence"]
+            .as_str()
+            .unwrap()
+            .contains("unauthorized_client"));
     }
     assert!(remediation_of(&report, "contacts_scope").contains(&format!("add {CONTACTS}")));
     for name in ["api.people", "api.calendar", "api.gmail", "test_sync"] {
@@ -219,30 +333,62 @@ async fn missing_delegation_fails_every_scope(app: TestApp) {
     let saved = brokerage(&app, "acme").await;
     assert_eq!(saved["credential_status"], "verification_failed");
     assert!(saved["last_verified_at"].is_null());
-    assert!(audit_actions(&app, "acme").await.contains(&("verify".to_owned(), "verification_failed".to_owned())));
+    assert!(audit_actions(&app, "acme")
+        .await
+        .contains(&("verify".to_owned(), "verification_failed".to_owned())));
 }
 
 async fn each_missing_scope_is_named(app: TestApp) {
     let cases = [
-        ("no-calendar", CALENDAR, "delegation.calendar", "api.calendar"),
+        (
+            "no-calendar",
+            CALENDAR,
+            "delegation.calendar",
+            "api.calendar",
+        ),
         ("no-gmail", GMAIL_COMPOSE, "delegation.gmail", "api.gmail"),
         ("no-contacts", CONTACTS, "delegation.contacts", "api.people"),
     ];
 
     for (brokerage_id, missing, failing, skipped) in cases {
-        let granted: Vec<&str> = ALL_SCOPES.iter().copied().filter(|scope| *scope != missing).collect();
+        let granted: Vec<&str> = ALL_SCOPES
+            .iter()
+            .copied()
+            .filter(|scope| *scope != missing)
+            .collect();
         let workspace = registered(&app, brokerage_id, &granted).await;
 
         let report = verify(&app, brokerage_id, json!({})).await;
 
         assert_failed_with_grant(&report, &workspace.client_id);
         let remediation = remediation_of(&report, failing);
-        assert!(remediation.contains(&format!("Client ID {} is not authorized for scope {missing}", workspace.client_id)), "{remediation}");
-        assert_eq!(status_of(&report, skipped), "skipped", "{brokerage_id}: {report}");
-        assert_eq!(status_of(&report, "test_sync"), if missing == GMAIL_COMPOSE { "pass" } else { "skipped" }, "{report}");
+        assert!(
+            remediation.contains(&format!(
+                "Client ID {} is not authorized for scope {missing}",
+                workspace.client_id
+            )),
+            "{remediation}"
+        );
+        assert_eq!(
+            status_of(&report, skipped),
+            "skipped",
+            "{brokerage_id}: {report}"
+        );
+        assert_eq!(
+            status_of(&report, "test_sync"),
+            if missing == GMAIL_COMPOSE {
+                "pass"
+            } else {
+                "skipped"
+            },
+            "{report}"
+        );
         if missing == CONTACTS {
             assert_eq!(failed(&report), [failing, "contacts_scope"], "{report}");
-            assert!(remediation_of(&report, "contacts_scope").contains(&format!("add {CONTACTS} to client ID {}", workspace.client_id)));
+            assert!(remediation_of(&report, "contacts_scope").contains(&format!(
+                "add {CONTACTS} to client ID {}",
+                workspace.client_id
+            )));
             assert!(report["contacts_scope"].is_null());
         } else {
             assert_eq!(failed(&report), [failing], "{report}");
@@ -255,12 +401,26 @@ async fn legacy_contacts_scope_only_warns(app: TestApp) {
 
     let report = verify(&app, "acme", json!({})).await;
 
-    assert_eq!(status_of(&report, "delegation.contacts"), "pass", "{report}");
+    assert_eq!(
+        status_of(&report, "delegation.contacts"),
+        "pass",
+        "{report}"
+    );
     assert_eq!(status_of(&report, "contacts_scope"), "warn", "{report}");
     let remediation = remediation_of(&report, "contacts_scope");
-    assert!(remediation.contains(&format!("add {CONTACTS} to client ID {}", workspace.client_id)), "{remediation}");
+    assert!(
+        remediation.contains(&format!(
+            "add {CONTACTS} to client ID {}",
+            workspace.client_id
+        )),
+        "{remediation}"
+    );
     assert_eq!(report["contacts_scope"], CONTACTS_LEGACY);
-    assert_eq!(brokerage(&app, "acme").await["contacts_scope"], CONTACTS_LEGACY, "the working scope is stored");
+    assert_eq!(
+        brokerage(&app, "acme").await["contacts_scope"],
+        CONTACTS_LEGACY,
+        "the working scope is stored"
+    );
 
     // NOTE: the emulator follows the People API discovery document, which does not
     // list the legacy scope, so People calls with it fail there and the report
@@ -273,7 +433,11 @@ async fn legacy_contacts_scope_only_warns(app: TestApp) {
     }
 
     // Once the current scope is granted too, the brokerage moves to it.
-    app.emulator.delegate(&workspace.domain, &workspace.client_id, &[CONTACTS, CONTACTS_LEGACY, CALENDAR, GMAIL_COMPOSE]);
+    app.emulator.delegate(
+        &workspace.domain,
+        &workspace.client_id,
+        &[CONTACTS, CONTACTS_LEGACY, CALENDAR, GMAIL_COMPOSE],
+    );
     let report = verify(&app, "acme", json!({})).await;
     assert_eq!(report["outcome"], "verified", "{report}");
     assert_eq!(status_of(&report, "contacts_scope"), "pass");
@@ -288,75 +452,151 @@ async fn unknown_test_user_is_named(app: TestApp) {
 
     assert_failed_with_grant(&report, &workspace.client_id);
     assert_eq!(report["test_user"], nobody.as_str());
-    assert_eq!(failed(&report), ["delegation.calendar", "delegation.gmail", "delegation.contacts"], "{report}");
-    for name in ["delegation.calendar", "delegation.gmail", "delegation.contacts"] {
+    assert_eq!(
+        failed(&report),
+        [
+            "delegation.calendar",
+            "delegation.gmail",
+            "delegation.contacts"
+        ],
+        "{report}"
+    );
+    for name in [
+        "delegation.calendar",
+        "delegation.gmail",
+        "delegation.contacts",
+    ] {
         let remediation = remediation_of(&report, name);
-        assert!(remediation.contains(&format!("The test user {nobody} does not exist or is not in this Workspace")), "{remediation}");
-        assert!(check(&report, name)["evidence"].as_str().unwrap().contains("Invalid email or User ID"));
+        assert!(
+            remediation.contains(&format!(
+                "The test user {nobody} does not exist or is not in this Workspace"
+            )),
+            "{remediation}"
+        );
+        assert!(check(&report, name)["evidence"]
+            .as_str()
+            .unwrap()
+            .contains("Invalid email or User ID"));
     }
-    assert_eq!(status_of(&report, "contacts_scope"), "skipped", "not a scope problem: {report}");
+    assert_eq!(
+        status_of(&report, "contacts_scope"),
+        "skipped",
+        "not a scope problem: {report}"
+    );
 }
 
 async fn suspended_test_user_is_named(app: TestApp) {
     let workspace = app.onboard("acme").await;
-    app.emulator.set_user_suspended(&workspace.test_user, true).expect("user suspended");
+    app.emulator
+        .set_user_suspended(&workspace.test_user, true)
+        .expect("user suspended");
 
     let report = verify(&app, "acme", json!({})).await;
 
     assert_failed_with_grant(&report, &workspace.client_id);
     let remediation = remediation_of(&report, "delegation.calendar");
-    assert!(remediation.contains(&format!("The test user {} does not exist", workspace.test_user)), "{remediation}");
+    assert!(
+        remediation.contains(&format!(
+            "The test user {} does not exist",
+            workspace.test_user
+        )),
+        "{remediation}"
+    );
     assert!(remediation.contains("suspended"), "{remediation}");
 }
 
 async fn disabled_service_account_is_named(app: TestApp) {
     let workspace = app.onboard("acme").await;
-    app.emulator.set_service_account_disabled(&workspace.client_id, true).expect("account disabled");
+    app.emulator
+        .set_service_account_disabled(&workspace.client_id, true)
+        .expect("account disabled");
 
     let report = verify(&app, "acme", json!({})).await;
 
     assert_failed_with_grant(&report, &workspace.client_id);
-    assert_eq!(failed(&report), ["delegation.calendar", "delegation.gmail", "delegation.contacts"], "{report}");
+    assert_eq!(
+        failed(&report),
+        [
+            "delegation.calendar",
+            "delegation.gmail",
+            "delegation.contacts"
+        ],
+        "{report}"
+    );
     let remediation = remediation_of(&report, "delegation.gmail");
     let email = workspace.key_json["client_email"].as_str().unwrap();
-    assert!(remediation.contains(&format!("The service account {email} is disabled")), "{remediation}");
-    assert!(check(&report, "delegation.gmail")["evidence"].as_str().unwrap().contains("Robot is disabled."));
+    assert!(
+        remediation.contains(&format!("The service account {email} is disabled")),
+        "{remediation}"
+    );
+    assert!(check(&report, "delegation.gmail")["evidence"]
+        .as_str()
+        .unwrap()
+        .contains("Robot is disabled."));
 }
 
 async fn deleted_key_is_named(app: TestApp) {
     let workspace = app.onboard("acme").await;
     let key_id = workspace.key_json["private_key_id"].as_str().unwrap();
-    app.emulator.delete_service_account_key(&workspace.client_id, key_id).expect("key deleted");
+    app.emulator
+        .delete_service_account_key(&workspace.client_id, key_id)
+        .expect("key deleted");
 
     let report = verify(&app, "acme", json!({})).await;
 
     assert_failed_with_grant(&report, &workspace.client_id);
     assert_eq!(status_of(&report, "key"), "pass", "the file itself is fine");
     let remediation = remediation_of(&report, "delegation.contacts");
-    assert!(remediation.contains("The key was deleted or is not this service account's"), "{remediation}");
-    assert!(check(&report, "delegation.contacts")["evidence"].as_str().unwrap().contains("Invalid JWT Signature."));
+    assert!(
+        remediation.contains("The key was deleted or is not this service account's"),
+        "{remediation}"
+    );
+    assert!(check(&report, "delegation.contacts")["evidence"]
+        .as_str()
+        .unwrap()
+        .contains("Invalid JWT Signature."));
 }
 
 async fn each_disabled_api_is_named(app: TestApp) {
     let cases = [
         ("no-people", "people.googleapis.com", "api.people"),
-        ("no-calendar", "calendar-json.googleapis.com", "api.calendar"),
+        (
+            "no-calendar",
+            "calendar-json.googleapis.com",
+            "api.calendar",
+        ),
         ("no-gmail", "gmail.googleapis.com", "api.gmail"),
     ];
 
     for (brokerage_id, service, failing) in cases {
         let workspace = registered(&app, brokerage_id, &ALL_SCOPES).await;
-        let project = workspace.key_json["project_id"].as_str().unwrap().to_owned();
-        app.emulator.set_api_enabled(&project, service, false).expect("API disabled");
+        let project = workspace.key_json["project_id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        app.emulator
+            .set_api_enabled(&project, service, false)
+            .expect("API disabled");
 
         let report = verify(&app, brokerage_id, json!({})).await;
 
         assert_failed_with_grant(&report, &workspace.client_id);
         assert_eq!(failed(&report), [failing], "{report}");
         let remediation = remediation_of(&report, failing);
-        assert!(remediation.contains(&format!("({service})")), "{remediation}");
-        assert!(remediation.contains(&format!("https://console.developers.google.com/apis/api/{service}/overview?project=")), "{remediation}");
-        assert!(check(&report, failing)["evidence"].as_str().unwrap().contains("disabled"));
+        assert!(
+            remediation.contains(&format!("({service})")),
+            "{remediation}"
+        );
+        assert!(
+            remediation.contains(&format!(
+                "https://console.developers.google.com/apis/api/{service}/overview?project="
+            )),
+            "{remediation}"
+        );
+        assert!(check(&report, failing)["evidence"]
+            .as_str()
+            .unwrap()
+            .contains("disabled"));
     }
 }
 
@@ -370,7 +610,12 @@ async fn skewed_clock_fails_clock_check(app: TestApp) {
     assert_failed_with_grant(&report, &workspace.client_id);
     assert_eq!(failed(&report), ["clock"], "{report}");
     let evidence = check(&report, "clock")["evidence"].as_str().unwrap();
-    assert!(evidence.contains("120 s behind") || evidence.contains("119 s behind") || evidence.contains("121 s behind"), "{evidence}");
+    assert!(
+        evidence.contains("120 s behind")
+            || evidence.contains("119 s behind")
+            || evidence.contains("121 s behind"),
+        "{evidence}"
+    );
     assert!(remediation_of(&report, "clock").contains("Invalid JWT"));
 }
 
@@ -383,7 +628,10 @@ async fn old_key_warns(app: TestApp) {
 
     let report = verify(&app, "acme", json!({})).await;
 
-    assert_eq!(report["outcome"], "verified", "a warning does not fail: {report}");
+    assert_eq!(
+        report["outcome"], "verified",
+        "a warning does not fail: {report}"
+    );
     assert_eq!(status_of(&report, "key"), "warn");
     assert!(remediation_of(&report, "key").contains("90 days"));
 }
@@ -393,31 +641,61 @@ async fn old_key_warns(app: TestApp) {
 async fn test_user_must_be_in_domains(app: TestApp) {
     app.onboard("acme").await;
 
-    let response = app.post("/v1/brokerages/acme/verifications", json!({ "test_user": "someone@elsewhere.example" })).await;
+    let response = app
+        .post(
+            "/v1/brokerages/acme/verifications",
+            json!({ "test_user": "someone@elsewhere.example" }),
+        )
+        .await;
     let problem = assert_problem(response, StatusCode::BAD_REQUEST, "user_outside_domains").await;
     assert_eq!(problem["field"], "test_user");
 
-    let response = app.post("/v1/brokerages/acme/verifications", json!({ "test_user": "not an address" })).await;
+    let response = app
+        .post(
+            "/v1/brokerages/acme/verifications",
+            json!({ "test_user": "not an address" }),
+        )
+        .await;
     assert_problem(response, StatusCode::BAD_REQUEST, "invalid_email").await;
 
-    let response = app.post("/v1/brokerages/acme/verifications", json!({ "tester": "x" })).await;
+    let response = app
+        .post(
+            "/v1/brokerages/acme/verifications",
+            json!({ "tester": "x" }),
+        )
+        .await;
     assert_problem(response, StatusCode::UNPROCESSABLE_ENTITY, "invalid_body").await;
 
-    let response = app.request(Method::POST, "/v1/brokerages/acme/verifications", None).await;
-    assert_eq!(response.status(), StatusCode::CREATED, "a missing body means the defaults");
+    let response = app
+        .request(Method::POST, "/v1/brokerages/acme/verifications", None)
+        .await;
+    assert_eq!(
+        response.status(),
+        StatusCode::CREATED,
+        "a missing body means the defaults"
+    );
 }
 
 async fn verification_needs_a_key(app: TestApp) {
     let workspace = app.workspace("acme", &ALL_SCOPES);
     app.create_brokerage(&workspace).await;
 
-    let response = app.post("/v1/brokerages/acme/verifications", json!({})).await;
+    let response = app
+        .post("/v1/brokerages/acme/verifications", json!({}))
+        .await;
     assert_problem(response, StatusCode::CONFLICT, "credentials_missing").await;
 
-    let response = app.post("/v1/brokerages/unknown/verifications", json!({})).await;
+    let response = app
+        .post("/v1/brokerages/unknown/verifications", json!({}))
+        .await;
     assert_problem(response, StatusCode::NOT_FOUND, "brokerage_not_found").await;
 
-    let listed: Value = app.get("/v1/brokerages/acme/verifications").await.json().await.unwrap();
+    let listed: Value = app
+        .get("/v1/brokerages/acme/verifications")
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(listed["items"], json!([]), "nothing stored");
 }
 
@@ -429,16 +707,26 @@ async fn roles_and_scoping(app: TestApp) {
     let other_admin = app.api_key("admin", Some("other")).await;
     let path = "/v1/brokerages/acme/verifications";
 
-    let response = app.request_as(&support, Method::POST, path, Some(json!({}))).await;
-    assert_eq!(response.status(), StatusCode::CREATED, "support staff verify");
+    let response = app
+        .request_as(&support, Method::POST, path, Some(json!({})))
+        .await;
+    assert_eq!(
+        response.status(),
+        StatusCode::CREATED,
+        "support staff verify"
+    );
     let listed = app.request_as(&support, Method::GET, path, None).await;
     assert_eq!(listed.status(), StatusCode::OK);
 
-    let response = app.request_as(&service, Method::POST, path, Some(json!({}))).await;
+    let response = app
+        .request_as(&service, Method::POST, path, Some(json!({})))
+        .await;
     assert_problem(response, StatusCode::FORBIDDEN, "forbidden").await;
 
     for method in [Method::POST, Method::GET] {
-        let response = app.request_as(&other_admin, method, path, Some(json!({}))).await;
+        let response = app
+            .request_as(&other_admin, method, path, Some(json!({})))
+            .await;
         assert_problem(response, StatusCode::NOT_FOUND, "brokerage_not_found").await;
     }
 }
@@ -451,24 +739,58 @@ async fn reports_listed_newest_first(app: TestApp) {
         ids.push(report["id"].as_str().unwrap().to_owned());
     }
 
-    let first: Value = app.get("/v1/brokerages/acme/verifications?limit=2").await.json().await.unwrap();
-    let page: Vec<&str> = first["items"].as_array().unwrap().iter().map(|item| item["id"].as_str().unwrap()).collect();
+    let first: Value = app
+        .get("/v1/brokerages/acme/verifications?limit=2")
+        .await
+        .json()
+        .await
+        .unwrap();
+    let page: Vec<&str> = first["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|item| item["id"].as_str().unwrap())
+        .collect();
     assert_eq!(page, [ids[2].as_str(), ids[1].as_str()]);
     for item in first["items"].as_array().unwrap() {
-        for field in ["started_at", "finished_at", "api_key_id", "test_user", "credential_version", "outcome", "checks"] {
+        for field in [
+            "started_at",
+            "finished_at",
+            "api_key_id",
+            "test_user",
+            "credential_version",
+            "outcome",
+            "checks",
+        ] {
             assert!(!item[field].is_null(), "{field} in {item}");
         }
     }
 
     let cursor = first["next_cursor"].as_str().expect("a second page");
-    let second: Value = app.get(&format!("/v1/brokerages/acme/verifications?limit=2&cursor={cursor}")).await.json().await.unwrap();
-    let page: Vec<&str> = second["items"].as_array().unwrap().iter().map(|item| item["id"].as_str().unwrap()).collect();
+    let second: Value = app
+        .get(&format!(
+            "/v1/brokerages/acme/verifications?limit=2&cursor={cursor}"
+        ))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let page: Vec<&str> = second["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|item| item["id"].as_str().unwrap())
+        .collect();
     assert_eq!(page, [ids[0].as_str()]);
     assert!(second["next_cursor"].is_null());
 
-    let response = app.get("/v1/brokerages/acme/verifications/no-such-report").await;
+    let response = app
+        .get("/v1/brokerages/acme/verifications/no-such-report")
+        .await;
     assert_problem(response, StatusCode::NOT_FOUND, "verification_not_found").await;
-    let response = app.get("/v1/brokerages/acme/verifications?cursor=garbage").await;
+    let response = app
+        .get("/v1/brokerages/acme/verifications?cursor=garbage")
+        .await;
     assert_problem(response, StatusCode::BAD_REQUEST, "invalid_cursor").await;
     let response = app.get("/v1/brokerages/acme/verifications?limit=0").await;
     assert_problem(response, StatusCode::BAD_REQUEST, "invalid_limit").await;
@@ -478,8 +800,13 @@ async fn reports_listed_newest_first(app: TestApp) {
 
 /// Adds a second key to the Workspace's service account and uploads it as pending.
 async fn upload_second_key(app: &TestApp, workspace: &Workspace) -> Value {
-    let second = app.emulator.add_service_account_key(&workspace.client_id).expect("second key");
-    let uploaded = app.upload_key(&workspace.brokerage_id, &second.key_json).await;
+    let second = app
+        .emulator
+        .add_service_account_key(&workspace.client_id)
+        .expect("second key");
+    let uploaded = app
+        .upload_key(&workspace.brokerage_id, &second.key_json)
+        .await;
     assert_eq!(uploaded["pending"]["version"], 2, "{uploaded}");
     assert_eq!(uploaded["active"]["version"], 1, "{uploaded}");
     second.key_json
@@ -487,23 +814,36 @@ async fn upload_second_key(app: &TestApp, workspace: &Workspace) -> Value {
 
 /// Deletes the Workspace's first key at Google and empties the emulator's and
 /// the gateway's token stores, so that every later call exchanges a token
-/// with whichever key the gateway holds.
+/// with whichever key the gateway has.
 fn forget_old_key(app: &TestApp, workspace: &Workspace) {
-    let old_key_id = workspace.key_json["private_key_id"].as_str().expect("key id");
-    app.emulator.delete_service_account_key(&workspace.client_id, old_key_id).expect("old key deleted");
+    let old_key_id = workspace.key_json["private_key_id"]
+        .as_str()
+        .expect("key id");
+    app.emulator
+        .delete_service_account_key(&workspace.client_id, old_key_id)
+        .expect("old key deleted");
     app.emulator.expire_access_tokens();
-    app.state.google.tokens().invalidate_brokerage(&workspace.brokerage_id);
+    app.state
+        .google
+        .tokens()
+        .invalidate_brokerage(&workspace.brokerage_id);
 }
 
 async fn contacts_status(app: &TestApp, workspace: &Workspace) -> StatusCode {
-    app.get(&format!("{}/contacts", workspace.agent_path())).await.status()
+    app.get(&format!("{}/contacts", workspace.agent_path()))
+        .await
+        .status()
 }
 
 async fn pending_key_activates_when_verified(app: TestApp) {
     let workspace = app.onboard("acme").await;
     verify(&app, "acme", json!({})).await;
     upload_second_key(&app, &workspace).await;
-    assert_eq!(contacts_status(&app, &workspace).await, StatusCode::OK, "the active key serves while v2 is pending");
+    assert_eq!(
+        contacts_status(&app, &workspace).await,
+        StatusCode::OK,
+        "the active key serves while v2 is pending"
+    );
     let exchanges_before = app.state.google.tokens().exchanges();
 
     let report = verify(&app, "acme", json!({})).await;
@@ -516,14 +856,19 @@ async fn pending_key_activates_when_verified(app: TestApp) {
     assert_eq!(saved["active"]["version"], 2, "{saved}");
     assert!(saved["pending"].is_null(), "{saved}");
     assert_eq!(saved["credential_status"], "verified");
-    assert!(audit_actions(&app, "acme").await.contains(&("rotate".to_owned(), "success".to_owned())));
+    assert!(audit_actions(&app, "acme")
+        .await
+        .contains(&("rotate".to_owned(), "success".to_owned())));
 
     // The old key is deleted at Google, and the issued tokens are forgotten on
     // both sides so that the next call needs a new exchange: it only works if
     // it signs with the new key.
     forget_old_key(&app, &workspace);
     assert_eq!(contacts_status(&app, &workspace).await, StatusCode::OK);
-    assert!(app.state.google.tokens().exchanges() > exchanges_before, "new tokens were issued for the new key");
+    assert!(
+        app.state.google.tokens().exchanges() > exchanges_before,
+        "new tokens were issued for the new key"
+    );
 }
 
 async fn failing_pending_key_stays_pending(app: TestApp) {
@@ -538,21 +883,36 @@ async fn failing_pending_key_stays_pending(app: TestApp) {
     assert_eq!(report["credential_state"], "pending");
     assert_eq!(report["key_activated"], false);
     assert_failed_with_grant(&report, &stranger.client_id);
-    assert!(remediation_of(&report, "delegation.calendar").contains(&format!("Client ID {}", stranger.client_id)));
+    assert!(remediation_of(&report, "delegation.calendar")
+        .contains(&format!("Client ID {}", stranger.client_id)));
 
     let saved = credentials(&app, "acme").await;
     assert_eq!(saved["active"]["version"], 1, "{saved}");
     assert_eq!(saved["pending"]["version"], 2, "{saved}");
-    assert_eq!(saved["credential_status"], "verified", "the active key is still the verified one");
+    assert_eq!(
+        saved["credential_status"], "verified",
+        "the active key is still the verified one"
+    );
     assert_eq!(contacts_status(&app, &workspace).await, StatusCode::OK);
-    assert!(!audit_actions(&app, "acme").await.iter().any(|(action, _)| action == "rotate"));
+    assert!(!audit_actions(&app, "acme")
+        .await
+        .iter()
+        .any(|(action, _)| action == "rotate"));
 }
 
 async fn replace_without_verification_activates_at_once(app: TestApp) {
     let workspace = app.onboard("acme").await;
-    let second = app.emulator.add_service_account_key(&workspace.client_id).expect("second key");
+    let second = app
+        .emulator
+        .add_service_account_key(&workspace.client_id)
+        .expect("second key");
 
-    let response = app.put("/v1/brokerages/acme/credentials?replace_without_verification=true", second.key_json.clone()).await;
+    let response = app
+        .put(
+            "/v1/brokerages/acme/credentials?replace_without_verification=true",
+            second.key_json.clone(),
+        )
+        .await;
     assert_eq!(response.status(), StatusCode::CREATED);
     let saved: Value = response.json().await.unwrap();
     assert_eq!(saved["active"]["version"], 2, "{saved}");
@@ -569,17 +929,27 @@ async fn revoked_key_blocks_calls(app: TestApp) {
     let workspace = app.onboard("acme").await;
     verify(&app, "acme", json!({})).await;
 
-    assert_eq!(app.delete("/v1/brokerages/acme/credentials").await.status(), StatusCode::NO_CONTENT);
+    assert_eq!(
+        app.delete("/v1/brokerages/acme/credentials").await.status(),
+        StatusCode::NO_CONTENT
+    );
 
-    let response = app.post("/v1/brokerages/acme/verifications", json!({})).await;
+    let response = app
+        .post("/v1/brokerages/acme/verifications", json!({}))
+        .await;
     assert_problem(response, StatusCode::CONFLICT, "credentials_revoked").await;
-    let response = app.get(&format!("{}/contacts", workspace.agent_path())).await;
+    let response = app
+        .get(&format!("{}/contacts", workspace.agent_path()))
+        .await;
     assert_problem(response, StatusCode::CONFLICT, "credentials_revoked").await;
-    assert_eq!(brokerage(&app, "acme").await["credential_status"], "revoked");
+    assert_eq!(
+        brokerage(&app, "acme").await["credential_status"],
+        "revoked"
+    );
 }
 
 /// A run that finishes after a revocation must not store its result: the commit
-/// sees the revoked key and writes nothing.
+/// finds the revoked key and writes nothing.
 async fn revocation_during_run_changes_nothing(app: TestApp) {
     let workspace = app.onboard("acme").await;
     let finished = verify(&app, "acme", json!({})).await;
@@ -591,19 +961,29 @@ async fn revocation_during_run_changes_nothing(app: TestApp) {
     report.credential_state = "pending".to_owned();
     report.key_activated = true;
 
-    assert_eq!(app.delete("/v1/brokerages/acme/credentials").await.status(), StatusCode::NO_CONTENT);
-    let committed = verification_store::commit(&app.state.db, "acme", &mut report, None).await.expect("commit runs");
+    assert_eq!(
+        app.delete("/v1/brokerages/acme/credentials").await.status(),
+        StatusCode::NO_CONTENT
+    );
+    let committed = verification_store::commit(&app.state.db, "acme", &mut report, None)
+        .await
+        .expect("commit runs");
 
     assert_eq!(committed, Committed::KeyRevoked);
     let saved = credentials(&app, "acme").await;
-    assert!(saved["active"].is_null() && saved["pending"].is_null(), "{saved}");
+    assert!(
+        saved["active"].is_null() && saved["pending"].is_null(),
+        "{saved}"
+    );
     assert_eq!(saved["credential_status"], "revoked");
-    let response = app.get("/v1/brokerages/acme/verifications/run-overtaken-by-revocation").await;
+    let response = app
+        .get("/v1/brokerages/acme/verifications/run-overtaken-by-revocation")
+        .await;
     assert_problem(response, StatusCode::NOT_FOUND, "verification_not_found").await;
 }
 
-/// A verification and a revocation sent together: whichever commits first, the
-/// brokerage ends with every key revoked and no Google call succeeding.
+/// Sends a verification and a revocation together. Whichever commits first,
+/// the brokerage ends with every key revoked and no Google call succeeds.
 async fn revocation_racing_a_run_leaves_all_revoked(app: TestApp) {
     let workspace = app.onboard("acme").await;
     upload_second_key(&app, &workspace).await;
@@ -616,16 +996,24 @@ async fn revocation_racing_a_run_leaves_all_revoked(app: TestApp) {
             .send(),
     );
     let revocation = app.delete("/v1/brokerages/acme/credentials").await;
-    let verification = verification.await.expect("task joins").expect("gateway answers");
+    let verification = verification
+        .await
+        .expect("task joins")
+        .expect("gateway answers");
 
     assert_eq!(revocation.status(), StatusCode::NO_CONTENT);
     if verification.status() != StatusCode::CREATED {
         assert_problem(verification, StatusCode::CONFLICT, "credentials_revoked").await;
     }
     let saved = credentials(&app, "acme").await;
-    assert!(saved["active"].is_null() && saved["pending"].is_null(), "{saved}");
+    assert!(
+        saved["active"].is_null() && saved["pending"].is_null(),
+        "{saved}"
+    );
     assert_eq!(saved["credential_status"], "revoked");
-    let response = app.get(&format!("{}/contacts", workspace.agent_path())).await;
+    let response = app
+        .get(&format!("{}/contacts", workspace.agent_path()))
+        .await;
     assert_problem(response, StatusCode::CONFLICT, "credentials_revoked").await;
 }
 
@@ -660,7 +1048,11 @@ async fn concurrent_verifications_rotate_once(app: TestApp) {
 
     assert_eq!(activations, 1);
     assert_eq!(credentials(&app, "acme").await["active"]["version"], 2);
-    let rotations = audit_actions(&app, "acme").await.into_iter().filter(|(action, _)| action == "rotate").count();
+    let rotations = audit_actions(&app, "acme")
+        .await
+        .into_iter()
+        .filter(|(action, _)| action == "rotate")
+        .count();
     assert_eq!(rotations, 1);
 }
 
@@ -672,16 +1064,24 @@ async fn reencrypted_keys_still_verify(app: TestApp) {
     let new_entry = secrecy::SecretString::from(format!("rotated:{}", base64_key()));
     let mut settings = (*app.state.settings).clone();
     settings.security.master_keys = vec![new_entry.clone(), old_entry];
-    let both = workspace_gateway::startup::build_state(settings.clone()).await.expect("state with both master keys");
+    let both = workspace_gateway::startup::build_state(settings.clone())
+        .await
+        .expect("state with both master keys");
 
-    let outcome = workspace_gateway::credentials::reencrypt::reencrypt_all(&both).await.expect("re-encryption");
+    let outcome = workspace_gateway::credentials::reencrypt::reencrypt_all(&both)
+        .await
+        .expect("re-encryption");
     assert_eq!(outcome.master_key_id, "rotated");
     assert_eq!(outcome.reencrypted, 1);
 
-    // A gateway that knows only the new master key still verifies and serves.
+    // A gateway that has only the new master key still verifies and serves.
     settings.security.master_keys = vec![new_entry];
-    let only_new = workspace_gateway::startup::build_state(settings).await.expect("state with the new master key");
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind port 0");
+    let only_new = workspace_gateway::startup::build_state(settings)
+        .await
+        .expect("state with the new master key");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind port 0");
     let address = format!("http://{}", listener.local_addr().unwrap());
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let server = tokio::spawn(workspace_gateway::launch(listener, only_new, async {
@@ -734,13 +1134,23 @@ async fn contact_lists_survive_key_swap(app: TestApp) {
             .send(),
     );
     for _wave in 0..5 {
-        let lists: Vec<_> = (0..10).map(|_| tokio::spawn(app.client.get(&url).bearer_auth(&app.admin_key).send())).collect();
+        let lists: Vec<_> = (0..10)
+            .map(|_| tokio::spawn(app.client.get(&url).bearer_auth(&app.admin_key).send()))
+            .collect();
         for list in lists {
             let response = list.await.expect("task joins").expect("gateway answers");
-            assert_eq!(response.status(), StatusCode::OK, "{}", response.text().await.unwrap_or_default());
+            assert_eq!(
+                response.status(),
+                StatusCode::OK,
+                "{}",
+                response.text().await.unwrap_or_default()
+            );
         }
     }
-    let response = verification.await.expect("task joins").expect("gateway answers");
+    let response = verification
+        .await
+        .expect("task joins")
+        .expect("gateway answers");
     assert_eq!(response.status(), StatusCode::CREATED);
     let report: Value = response.json().await.unwrap();
     assert_eq!(report["key_activated"], true, "{report}");
@@ -748,9 +1158,16 @@ async fn contact_lists_survive_key_swap(app: TestApp) {
     // After the swap the old key is deleted at Google; every later call must
     // sign with the new one.
     forget_old_key(&app, &workspace);
-    let lists: Vec<_> = (0..20).map(|_| tokio::spawn(app.client.get(&url).bearer_auth(&app.admin_key).send())).collect();
+    let lists: Vec<_> = (0..20)
+        .map(|_| tokio::spawn(app.client.get(&url).bearer_auth(&app.admin_key).send()))
+        .collect();
     for list in lists {
         let response = list.await.expect("task joins").expect("gateway answers");
-        assert_eq!(response.status(), StatusCode::OK, "{}", response.text().await.unwrap_or_default());
+        assert_eq!(
+            response.status(),
+            StatusCode::OK,
+            "{}",
+            response.text().await.unwrap_or_default()
+        );
     }
 }

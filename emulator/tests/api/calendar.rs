@@ -216,7 +216,7 @@ async fn patch_instance_creates_exception() {
 }
 
 #[tokio::test]
-async fn delete_twice_is_gone_and_unknown_is_not_found() {
+async fn delete_then_gone_or_not_found() {
     let world = setup(ALL_SCOPES).await;
     let token = world.token(USER, &[CALENDAR_EVENTS]).await;
     let event = insert(

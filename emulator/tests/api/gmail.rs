@@ -313,3 +313,25 @@ async fn other_user_id_is_delegation_denied() {
 
     assert_eq!(status, StatusCode::FORBIDDEN);
 }
+
+#[tokio::test]
+async fn token_without_subject_has_no_mailbox() {
+    let world = setup(ALL_SCOPES).await;
+    let mut claims = world.claims(USER, GMAIL_COMPOSE);
+    claims.sub = None;
+    let (status, grant) = world.exchange(&world.sign(&claims)).await;
+    assert_eq!(status, StatusCode::OK, "{grant}");
+    let token = grant["access_token"].as_str().unwrap();
+
+    let (status, body) = world
+        .call(Method::GET, "/gmail/v1/users/me/profile", Some(token), None)
+        .await;
+
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_google_error(
+        &body,
+        400,
+        Some("FAILED_PRECONDITION"),
+        Some("failedPrecondition"),
+    );
+}

@@ -327,7 +327,7 @@ async fn wrong_grant_type_is_rejected() {
 }
 
 #[tokio::test]
-async fn legacy_contacts_scope_is_granted_but_rejected_by_people() {
+async fn legacy_scope_rejected_by_people() {
     let world = setup(ALL_SCOPES).await;
     let token = world.token(USER, &[M8_FEEDS]).await;
 
