@@ -91,7 +91,10 @@ pub struct AuditQuery {
 
 /// Routes of this module.
 pub fn router() -> Router<AppState> {
-    Router::new().route("/v1/brokerages/{brokerage_id}/audit-log", get(list_audit_log))
+    Router::new().route(
+        "/v1/brokerages/{brokerage_id}/audit-log",
+        get(list_audit_log),
+    )
 }
 
 /// OpenAPI description of this module.
@@ -116,12 +119,20 @@ async fn list_audit_log(
         return Err(crate::brokerages::not_found(&brokerage_id));
     }
     if caller.role() != crate::auth::Role::Admin {
-        return Err(ApiError::new(axum::http::StatusCode::FORBIDDEN, "forbidden", "The audit log is readable with admin API keys only."));
+        return Err(ApiError::new(
+            axum::http::StatusCode::FORBIDDEN,
+            "forbidden",
+            "The audit log is readable with admin API keys only.",
+        ));
     }
 
     let limit = query.limit.unwrap_or(100);
     if !(1..=1000).contains(&limit) {
-        return Err(ApiError::invalid("invalid_limit", "limit", "Use a limit from 1 to 1000."));
+        return Err(ApiError::invalid(
+            "invalid_limit",
+            "limit",
+            "Use a limit from 1 to 1000.",
+        ));
     }
     Ok(ApiJson(list(&state.db, &brokerage_id, limit).await?))
 }

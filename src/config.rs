@@ -125,10 +125,8 @@ max_body_bytes = 50000000
 impl Settings {
     /// Loads defaults, then `file` when given, then `GATEWAY__*` environment variables.
     pub fn load(file: Option<&Path>) -> anyhow::Result<Self> {
-        let mut builder = config::Config::builder().add_source(config::File::from_str(
-            DEFAULTS,
-            config::FileFormat::Toml,
-        ));
+        let mut builder = config::Config::builder()
+            .add_source(config::File::from_str(DEFAULTS, config::FileFormat::Toml));
 
         if let Some(path) = file {
             builder = builder.add_source(config::File::from(path).required(true));
@@ -226,7 +224,10 @@ mod tests {
     #[test]
     fn defaults_point_at_google() {
         let settings = Settings::load(None).expect("defaults load");
-        assert_eq!(settings.google.people_base_url, "https://people.googleapis.com/");
+        assert_eq!(
+            settings.google.people_base_url,
+            "https://people.googleapis.com/"
+        );
         assert_eq!(settings.listen.to_string(), "127.0.0.1:8080");
     }
 

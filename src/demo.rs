@@ -23,10 +23,16 @@ pub const DEMO_DOMAIN: &str = "demo-realty.example";
 pub const DEMO_AGENT: &str = "agent@demo-realty.example";
 
 /// Runs the demo until `shutdown` resolves.
-pub async fn run(mut settings: Settings, emulator_port: u16, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
+pub async fn run(
+    mut settings: Settings,
+    emulator_port: u16,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
     let emulator_listener = TcpListener::bind(("127.0.0.1", emulator_port))
         .await
-        .map_err(|error| anyhow::anyhow!("cannot listen on 127.0.0.1:{emulator_port} for the emulator: {error}"))?;
+        .map_err(|error| {
+            anyhow::anyhow!("cannot listen on 127.0.0.1:{emulator_port} for the emulator: {error}")
+        })?;
     let emulator = Emulator::start_on(emulator_listener).await?;
 
     // The emulator's keys live only as long as this process, so the demo starts
@@ -55,7 +61,11 @@ pub async fn run(mut settings: Settings, emulator_port: u16, shutdown: impl Futu
 
     emulator.create_domain(DEMO_DOMAIN, &["it-test@demo-realty.example", DEMO_AGENT]);
     let service_account = emulator.create_service_account("demo-realty-crm");
-    emulator.delegate(DEMO_DOMAIN, &service_account.client_id, &[scopes::CONTACTS, scopes::CALENDAR, scopes::GMAIL_COMPOSE]);
+    emulator.delegate(
+        DEMO_DOMAIN,
+        &service_account.client_id,
+        &[scopes::CONTACTS, scopes::CALENDAR, scopes::GMAIL_COMPOSE],
+    );
 
     let listener = TcpListener::bind(settings.listen)
         .await
@@ -65,9 +75,17 @@ pub async fn run(mut settings: Settings, emulator_port: u16, shutdown: impl Futu
 
     let key_file_path = std::path::Path::new("data").join("demo-service-account.json");
     std::fs::create_dir_all("data")?;
-    std::fs::write(&key_file_path, serde_json::to_vec_pretty(&service_account.key_json)?)?;
+    std::fs::write(
+        &key_file_path,
+        serde_json::to_vec_pretty(&service_account.key_json)?,
+    )?;
 
-    print_guide(&address.to_string(), &emulator.base_url(), &admin_key, &key_file_path.display().to_string());
+    print_guide(
+        &address.to_string(),
+        &emulator.base_url(),
+        &admin_key,
+        &key_file_path.display().to_string(),
+    );
     launch(listener, state, shutdown).await
 }
 

@@ -68,7 +68,11 @@ impl ApiError {
     }
 
     /// A 400 for invalid input in `field`.
-    pub fn invalid(code: &'static str, field: impl Into<String>, detail: impl Into<String>) -> Self {
+    pub fn invalid(
+        code: &'static str,
+        field: impl Into<String>,
+        detail: impl Into<String>,
+    ) -> Self {
         Self::new(StatusCode::BAD_REQUEST, code, detail).with_field(field)
     }
 
@@ -117,11 +121,7 @@ impl ApiError {
     pub fn problem(&self) -> Problem {
         Problem {
             problem_type: "about:blank".to_owned(),
-            title: self
-                .status
-                .canonical_reason()
-                .unwrap_or("Error")
-                .to_owned(),
+            title: self.status.canonical_reason().unwrap_or("Error").to_owned(),
             status: self.status.as_u16(),
             code: self.code.to_owned(),
             detail: self.detail.clone(),
@@ -171,9 +171,7 @@ impl From<sqlx::Error> for ApiError {
 impl From<crate::storage::StorageError> for ApiError {
     fn from(error: crate::storage::StorageError) -> Self {
         match error {
-            crate::storage::StorageError::Conflict(detail) => {
-                Self::conflict("conflict", detail)
-            }
+            crate::storage::StorageError::Conflict(detail) => Self::conflict("conflict", detail),
             crate::storage::StorageError::Database(source) => Self::internal(source),
         }
     }
@@ -194,7 +192,10 @@ where
 {
     type Rejection = ApiError;
 
-    async fn from_request(request: axum::extract::Request, state: &S) -> Result<Self, Self::Rejection> {
+    async fn from_request(
+        request: axum::extract::Request,
+        state: &S,
+    ) -> Result<Self, Self::Rejection> {
         match axum::Json::<T>::from_request(request, state).await {
             Ok(axum::Json(value)) => Ok(Self(value)),
             Err(rejection) => Err(json_rejection(rejection)),
@@ -211,11 +212,18 @@ fn json_rejection(rejection: axum::extract::rejection::JsonRejection) -> ApiErro
             "unsupported_media_type",
             "The request body must be JSON: send `Content-Type: application/json`.",
         ),
-        JsonRejection::JsonDataError(error) => ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "invalid_body",
-            format!("The JSON body does not match the expected shape: {}", error.body_text()),
-        ),
+        JsonRejection::JsonDataError(error) => {
+            let (field, message) = split_data_error(&error.body_text());
+            let problem = ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid_body",
+                format!("The JSON body does not match the expected shape: {message}"),
+            );
+            match field {
+                Some(field) => problem.with_field(field),
+                None => problem,
+            }
+        }
         JsonRejection::JsonSyntaxError(error) => ApiError::new(
             StatusCode::BAD_REQUEST,
             "malformed_json",
@@ -230,8 +238,46 @@ fn json_rejection(rejection: axum::extract::rejection::JsonRejection) -> ApiErro
     }
 }
 
+/// Splits axum's data error text, `Failed to deserialize ...: PATH: MESSAGE`,
+/// into the field path (absent for the root) and the message.
+fn split_data_error(text: &str) -> (Option<String>, String) {
+    let detail = text
+        .split_once("target type: ")
+        .map(|(_, rest)| rest)
+        .unwrap_or(text);
+    match detail.split_once(": ") {
+        Some((path, message)) if !path.contains(' ') && path != "." => {
+            (Some(path.to_owned()), message.to_owned())
+        }
+        Some((".", message)) => (None, message.to_owned()),
+        _ => (None, detail.to_owned()),
+    }
+}
+
 impl<T: Serialize> IntoResponse for ApiJson<T> {
     fn into_response(self) -> Response {
         axum::Json(self.0).into_response()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::split_data_error;
+
+    #[test]
+    fn data_error_names_nested_field() {
+        let (field, message) = split_data_error(
+            "Failed to deserialize the JSON body into the target type: names.nick_name: unknown field `nick_name` at line 1 column 30",
+        );
+        assert_eq!(field.as_deref(), Some("names.nick_name"));
+        assert!(message.starts_with("unknown field `nick_name`"));
+    }
+
+    #[test]
+    fn data_error_at_root_has_no_field() {
+        let (field, message) =
+            split_data_error("Failed to deserialize the JSON body into the target type: missing field `subject` at line 1 column 2");
+        assert_eq!(field, None);
+        assert!(message.contains("missing field `subject`"));
     }
 }

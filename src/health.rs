@@ -19,7 +19,9 @@ pub struct Health {
 
 /// Routes of this module.
 pub fn router() -> Router<AppState> {
-    Router::new().route("/healthz", get(healthz)).route("/readyz", get(readyz))
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
 }
 
 /// OpenAPI description of this module.
@@ -42,7 +44,11 @@ async fn healthz() -> ApiJson<Health> {
 async fn readyz(State(state): State<AppState>) -> ApiResult<ApiJson<Health>> {
     state.db.ping().await.map_err(|error| {
         tracing::error!(error = %error, "readiness check failed: database unreachable");
-        ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "database_unavailable", "The database does not answer.")
+        ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "database_unavailable",
+            "The database does not answer.",
+        )
     })?;
     Ok(ApiJson(Health { status: "ok" }))
 }

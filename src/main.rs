@@ -19,7 +19,13 @@ struct Cli {
     config: Option<PathBuf>,
 
     /// Log format.
-    #[arg(long, value_enum, default_value = "pretty", env = "GATEWAY_LOG_FORMAT", global = true)]
+    #[arg(
+        long,
+        value_enum,
+        default_value = "pretty",
+        env = "GATEWAY_LOG_FORMAT",
+        global = true
+    )]
     log_format: LogFormat,
 
     #[command(subcommand)]
@@ -60,11 +66,16 @@ async fn main() -> anyhow::Result<()> {
             print!("{}", settings.to_redacted_toml());
             Ok(())
         }
-        Command::Demo { emulator_port } => workspace_gateway::demo::run(settings, emulator_port, shutdown_signal()).await,
+        Command::Demo { emulator_port } => {
+            workspace_gateway::demo::run(settings, emulator_port, shutdown_signal()).await
+        }
         Command::ReencryptKeys => {
             let state = workspace_gateway::startup::build_state(settings).await?;
             let report = workspace_gateway::credentials::reencrypt::reencrypt_all(&state).await?;
-            println!("re-encrypted {} keys under master key {:?}; {} already current", report.reencrypted, report.master_key_id, report.already_current);
+            println!(
+                "re-encrypted {} keys under master key {:?}; {} already current",
+                report.reencrypted, report.master_key_id, report.already_current
+            );
             Ok(())
         }
         Command::Openapi => {

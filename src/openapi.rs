@@ -35,7 +35,12 @@ impl Modify for BearerScheme {
         let components = openapi.components.get_or_insert_with(Default::default);
         components.add_security_scheme(
             "bearer",
-            SecurityScheme::Http(Http::builder().scheme(HttpAuthScheme::Bearer).description(Some("A gateway API key")).build()),
+            SecurityScheme::Http(
+                Http::builder()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some("A gateway API key"))
+                    .build(),
+            ),
         );
     }
 }
@@ -63,7 +68,9 @@ pub fn document() -> OpenApiDocument {
 
 /// The document as pretty JSON with a trailing newline, as committed.
 pub fn document_json() -> String {
-    let mut json = document().to_pretty_json().expect("the OpenAPI document serializes");
+    let mut json = document()
+        .to_pretty_json()
+        .expect("the OpenAPI document serializes");
     json.push('\n');
     json
 }

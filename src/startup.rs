@@ -12,7 +12,7 @@ use axum::extract::{DefaultBodyLimit, MatchedPath};
 use axum::http::{header, Request, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::{BoxError, Router};
-use secrecy::{ExposeSecret, SecretString};
+use secrecy::ExposeSecret;
 use tokio::net::TcpListener;
 use tower::ServiceBuilder;
 use tower_http::catch_panic::CatchPanicLayer;
@@ -49,11 +49,17 @@ impl Application {
 
     /// Port the listener is bound to.
     pub fn port(&self) -> u16 {
-        self.listener.local_addr().map(|address| address.port()).unwrap_or_default()
+        self.listener
+            .local_addr()
+            .map(|address| address.port())
+            .unwrap_or_default()
     }
 
     /// Serves until `shutdown` resolves, then finishes in-flight requests.
-    pub async fn run(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
+    pub async fn run(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
         launch(self.listener, self.state, shutdown).await
     }
 }
@@ -63,7 +69,9 @@ pub async fn build_state(settings: Settings) -> anyhow::Result<AppState> {
     let db = Db::connect(&settings.database.url, settings.database.max_connections).await?;
 
     let master_keys = if settings.security.master_keys.is_empty() {
-        vec![Vault::entry_from_file(Path::new(&settings.security.master_key_file))?]
+        vec![Vault::entry_from_file(Path::new(
+            &settings.security.master_key_file,
+        ))?]
     } else {
         settings.security.master_keys.clone()
     };
@@ -71,9 +79,13 @@ pub async fn build_state(settings: Settings) -> anyhow::Result<AppState> {
 
     let api_key_secret = match &settings.security.api_key_secret {
         Some(secret) => secret.clone(),
-        None => secret_from_file(Path::new(&settings.security.api_key_secret_file))?,
+        // A random development secret, generated once like the development master key.
+        None => Vault::entry_from_file(Path::new(&settings.security.api_key_secret_file))?,
     };
-    let hasher = ApiKeyHasher::new(api_key_secret.expose_secret().as_bytes(), settings.security.admin_api_key.as_ref());
+    let hasher = ApiKeyHasher::new(
+        api_key_secret.expose_secret().as_bytes(),
+        settings.security.admin_api_key.as_ref(),
+    );
 
     let google = GoogleClients::new(&settings.google)?;
 
@@ -84,12 +96,6 @@ pub async fn build_state(settings: Settings) -> anyhow::Result<AppState> {
         google: Arc::new(google),
         api_key_hasher: Arc::new(hasher),
     })
-}
-
-/// Reads a development secret, generating a random one into `path` when missing.
-fn secret_from_file(path: &Path) -> anyhow::Result<SecretString> {
-    let entry = Vault::entry_from_file(path)?;
-    Ok(entry)
 }
 
 /// The router with every route and middleware.
@@ -112,7 +118,10 @@ pub fn router(state: AppState) -> Router {
         .with_state(state);
 
     let middleware = ServiceBuilder::new()
-        .layer(SetSensitiveRequestHeadersLayer::new([header::AUTHORIZATION, header::COOKIE]))
+        .layer(SetSensitiveRequestHeadersLayer::new([
+            header::AUTHORIZATION,
+            header::COOKIE,
+        ]))
         .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
         .layer(TraceLayer::new_for_http().make_span_with(request_span))
         .layer(PropagateRequestIdLayer::x_request_id())
@@ -126,11 +135,17 @@ pub fn router(state: AppState) -> Router {
 }
 
 /// Serves `state` on `listener` until `shutdown` resolves.
-pub async fn launch(listener: TcpListener, state: AppState, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
+pub async fn launch(
+    listener: TcpListener,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
     let address = listener.local_addr()?;
     tracing::info!(%address, "workspace-gateway listening");
 
-    axum::serve(listener, router(state)).with_graceful_shutdown(shutdown).await?;
+    axum::serve(listener, router(state))
+        .with_graceful_shutdown(shutdown)
+        .await?;
 
     tracing::info!("workspace-gateway stopped");
     Ok(())
@@ -165,12 +180,20 @@ fn request_span(request: &Request<Body>) -> tracing::Span {
 }
 
 async fn unknown_route() -> ApiError {
-    ApiError::not_found("route_not_found", "No such route; the API is described at /openapi.json and /docs.")
+    ApiError::not_found(
+        "route_not_found",
+        "No such route; the API is described at /openapi.json and /docs.",
+    )
 }
 
 async fn timeout_response(error: BoxError) -> Response {
     if error.is::<tower::timeout::error::Elapsed>() {
-        ApiError::new(StatusCode::GATEWAY_TIMEOUT, "request_timeout", "The request took longer than the gateway allows; retry later.").into_response()
+        ApiError::new(
+            StatusCode::GATEWAY_TIMEOUT,
+            "request_timeout",
+            "The request took longer than the gateway allows; retry later.",
+        )
+        .into_response()
     } else {
         ApiError::internal(anyhow::anyhow!("middleware failure: {error}")).into_response()
     }
@@ -179,5 +202,10 @@ async fn timeout_response(error: BoxError) -> Response {
 fn panic_response(_panic: Box<dyn std::any::Any + Send + 'static>) -> Response {
     // The panic payload may quote request data, so it is not logged here.
     tracing::error!("a handler panicked");
-    ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal_error", "The gateway failed to process the request.").into_response()
+    ApiError::new(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "internal_error",
+        "The gateway failed to process the request.",
+    )
+    .into_response()
 }

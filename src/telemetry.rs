@@ -21,7 +21,8 @@ const SECRET_SAFE_DIRECTIVES: [&str; 1] = ["yup_oauth2=info"];
 /// Builds the log filter from `RUST_LOG`, or `default_filter` when it is unset,
 /// with the directives that keep secrets out of the logs.
 pub fn filter(default_filter: &str) -> EnvFilter {
-    let mut filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_filter));
+    let mut filter =
+        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_filter));
     for directive in SECRET_SAFE_DIRECTIVES {
         if let Ok(directive) = directive.parse() {
             filter = filter.add_directive(directive);
@@ -36,7 +37,12 @@ pub fn init(format: LogFormat, default_filter: &str) {
 
     let result = match format {
         LogFormat::Json => registry
-            .with(tracing_subscriber::fmt::layer().json().with_current_span(true).with_span_list(false))
+            .with(
+                tracing_subscriber::fmt::layer()
+                    .json()
+                    .with_current_span(true)
+                    .with_span_list(false),
+            )
             .try_init(),
         LogFormat::Pretty => registry.with(tracing_subscriber::fmt::layer()).try_init(),
     };

@@ -9,7 +9,10 @@ pub fn normalize_email(raw: &str) -> Option<String> {
     }
 
     let (local, domain) = trimmed.rsplit_once('@')?;
-    if local.is_empty() || local.len() > 64 || local.contains(['<', '>', '(', ')', ',', ';', ':', '"', '[', ']', '\\', '@']) {
+    if local.is_empty()
+        || local.len() > 64
+        || local.contains(['<', '>', '(', ')', ',', ';', ':', '"', '[', ']', '\\', '@'])
+    {
         return None;
     }
 
@@ -36,13 +39,18 @@ pub fn normalize_domain(raw: &str) -> Option<String> {
 
 /// Domain part of an already normalized address.
 pub fn email_domain(email: &str) -> &str {
-    email.rsplit_once('@').map(|(_, domain)| domain).unwrap_or_default()
+    email
+        .rsplit_once('@')
+        .map(|(_, domain)| domain)
+        .unwrap_or_default()
 }
 
 /// Checks a brokerage id: 2 to 63 characters of `a-z`, `0-9` and `-`, starting with a letter or digit.
 pub fn is_valid_brokerage_id(id: &str) -> bool {
     (2..=63).contains(&id.len())
-        && id.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        && id
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
         && !id.starts_with('-')
 }
 
@@ -52,12 +60,25 @@ mod tests {
 
     #[test]
     fn email_is_lowercased() {
-        assert_eq!(normalize_email(" Jane.Doe@Example.COM ").as_deref(), Some("jane.doe@example.com"));
+        assert_eq!(
+            normalize_email(" Jane.Doe@Example.COM ").as_deref(),
+            Some("jane.doe@example.com")
+        );
     }
 
     #[test]
     fn email_rejects_malformed() {
-        for raw in ["", "jane", "jane@", "@example.com", "jane@localhost", "Jane <jane@example.com>", "a b@example.com", "jane@exa_mple.com", "jane@example.com\r\nBcc: x@y.z"] {
+        for raw in [
+            "",
+            "jane",
+            "jane@",
+            "@example.com",
+            "jane@localhost",
+            "Jane <jane@example.com>",
+            "a b@example.com",
+            "jane@exa_mple.com",
+            "jane@example.com\r\nBcc: x@y.z",
+        ] {
             assert!(normalize_email(raw).is_none(), "{raw:?} should be rejected");
         }
     }

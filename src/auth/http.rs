@@ -33,7 +33,10 @@ pub fn router() -> Router<AppState> {
 
 /// OpenAPI description of this module.
 #[derive(OpenApi)]
-#[openapi(paths(create_key, list_keys, revoke_key), components(schemas(CreateApiKey, ApiKeyRecord, NewApiKey, Role)))]
+#[openapi(
+    paths(create_key, list_keys, revoke_key),
+    components(schemas(CreateApiKey, ApiKeyRecord, NewApiKey, Role))
+)]
 pub struct ApiDoc;
 
 /// Create an API key. The secret is in this response only.
@@ -54,7 +57,11 @@ async fn create_key(
 
     let name = request.name.trim();
     if name.is_empty() || name.len() > 100 {
-        return Err(ApiError::invalid("invalid_name", "name", "Give the key a name of 1 to 100 characters."));
+        return Err(ApiError::invalid(
+            "invalid_name",
+            "name",
+            "Give the key a name of 1 to 100 characters.",
+        ));
     }
     if let Some(brokerage_id) = &request.brokerage_id {
         crate::brokerages::store::get(&state.db, brokerage_id)
@@ -80,7 +87,10 @@ async fn create_key(
         (status = 200, body = Vec<ApiKeyRecord>),
         (status = 403, body = Problem, content_type = "application/problem+json"),
     ))]
-async fn list_keys(State(state): State<AppState>, caller: Caller) -> ApiResult<ApiJson<Vec<ApiKeyRecord>>> {
+async fn list_keys(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> ApiResult<ApiJson<Vec<ApiKeyRecord>>> {
     caller.require_admin()?;
     Ok(ApiJson(keys::list(&state.db).await?))
 }
@@ -92,12 +102,19 @@ async fn list_keys(State(state): State<AppState>, caller: Caller) -> ApiResult<A
         (status = 204, description = "Revoked"),
         (status = 404, body = Problem, content_type = "application/problem+json"),
     ))]
-async fn revoke_key(State(state): State<AppState>, caller: Caller, Path(key_id): Path<String>) -> ApiResult<StatusCode> {
+async fn revoke_key(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(key_id): Path<String>,
+) -> ApiResult<StatusCode> {
     caller.require_admin()?;
     if keys::revoke(&state.db, &key_id).await? {
         tracing::info!(api_key_id = %key_id, "API key revoked");
         Ok(StatusCode::NO_CONTENT)
     } else {
-        Err(ApiError::not_found("api_key_not_found", format!("No active API key has id {key_id:?}.")))
+        Err(ApiError::not_found(
+            "api_key_not_found",
+            format!("No active API key has id {key_id:?}."),
+        ))
     }
 }

@@ -57,7 +57,8 @@ impl ApiKeyHasher {
     /// Builds the hasher from the server-side secret and the optional bootstrap admin key.
     pub fn new(secret: &[u8], bootstrap_admin_key: Option<&SecretString>) -> Self {
         let key = hmac::Key::new(hmac::HMAC_SHA256, secret);
-        let bootstrap_tag = bootstrap_admin_key.map(|value| hmac::sign(&key, value.expose_secret().as_bytes()));
+        let bootstrap_tag =
+            bootstrap_admin_key.map(|value| hmac::sign(&key, value.expose_secret().as_bytes()));
         Self { key, bootstrap_tag }
     }
 
@@ -115,7 +116,10 @@ fn generate_id() -> String {
 }
 
 /// Finds the caller for a presented key, or `None` when it is unknown or revoked.
-pub(super) async fn authenticate(state: &AppState, presented: &str) -> Result<Option<Caller>, ApiError> {
+pub(super) async fn authenticate(
+    state: &AppState,
+    presented: &str,
+) -> Result<Option<Caller>, ApiError> {
     if state.api_key_hasher.is_bootstrap(presented) {
         return Ok(Some(Caller {
             api_key_id: BOOTSTRAP_KEY_ID.to_owned(),
@@ -137,8 +141,9 @@ pub(super) async fn authenticate(state: &AppState, presented: &str) -> Result<Op
         return Ok(None);
     };
     let role: String = row.try_get("role")?;
-    let role = Role::parse(&role)
-        .ok_or_else(|| ApiError::internal(anyhow::anyhow!("stored API key has unknown role {role:?}")))?;
+    let role = Role::parse(&role).ok_or_else(|| {
+        ApiError::internal(anyhow::anyhow!("stored API key has unknown role {role:?}"))
+    })?;
     Ok(Some(Caller {
         api_key_id: row.try_get("id")?,
         role,
@@ -204,10 +209,11 @@ pub(super) async fn list(db: &Db) -> StorageResult<Vec<ApiKeyRecord>> {
 
 /// Revokes a key; returns false when no active key has that id.
 pub(super) async fn revoke(db: &Db, id: &str) -> StorageResult<bool> {
-    let result = sqlx::query("UPDATE api_keys SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
-        .bind(now_rfc3339())
-        .bind(id)
-        .execute(db.pool())
-        .await?;
+    let result =
+        sqlx::query("UPDATE api_keys SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
+            .bind(now_rfc3339())
+            .bind(id)
+            .execute(db.pool())
+            .await?;
     Ok(result.rows_affected() == 1)
 }

@@ -43,7 +43,9 @@ impl Caller {
 
     /// Whether this key may see `brokerage_id` at all.
     pub fn can_see(&self, brokerage_id: &str) -> bool {
-        self.brokerage_id.as_deref().is_none_or(|own| own == brokerage_id)
+        self.brokerage_id
+            .as_deref()
+            .is_none_or(|own| own == brokerage_id)
     }
 
     /// Allows reading contacts and events and sending mail: admin and service keys.
@@ -71,7 +73,9 @@ impl Caller {
         if self.role == Role::Admin && self.brokerage_id.is_none() {
             Ok(())
         } else {
-            Err(forbidden("This operation needs an admin API key that is not limited to one brokerage."))
+            Err(forbidden(
+                "This operation needs an admin API key that is not limited to one brokerage.",
+            ))
         }
     }
 
@@ -83,7 +87,11 @@ impl Caller {
             return Err(forbidden(format!(
                 "A {} API key cannot do this; it needs one of the roles: {}.",
                 self.role.as_str(),
-                roles.iter().map(|role| role.as_str()).collect::<Vec<_>>().join(", ")
+                roles
+                    .iter()
+                    .map(|role| role.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
             )));
         }
         Ok(())
@@ -101,7 +109,10 @@ fn unauthorized(detail: &str) -> ApiError {
 impl FromRequestParts<AppState> for Caller {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
         let header_value = parts
             .headers
             .get(header::AUTHORIZATION)

@@ -56,7 +56,9 @@ pub fn router() -> Router<AppState> {
         .route("/v1/brokerages", get(list_brokerages))
         .route(
             "/v1/brokerages/{brokerage_id}",
-            get(get_brokerage).put(put_brokerage).delete(delete_brokerage),
+            get(get_brokerage)
+                .put(put_brokerage)
+                .delete(delete_brokerage),
         )
 }
 
@@ -88,7 +90,8 @@ async fn put_brokerage(
     let valid = validate(&brokerage_id, request)?;
 
     if store::get(&state.db, &brokerage_id).await?.is_some() {
-        let outside = crate::users::store::outside_domains(&state.db, &brokerage_id, &valid.domains).await?;
+        let outside =
+            crate::users::store::outside_domains(&state.db, &brokerage_id, &valid.domains).await?;
         if let Some(email) = outside.first() {
             return Err(ApiError::conflict(
                 "users_outside_domains",
@@ -109,7 +112,11 @@ async fn put_brokerage(
     .await?;
 
     tracing::info!(brokerage_id = %brokerage_id, created, "brokerage saved");
-    let status = if created { StatusCode::CREATED } else { StatusCode::OK };
+    let status = if created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
     Ok((status, ApiJson(brokerage)))
 }
 
@@ -131,16 +138,28 @@ fn validate(brokerage_id: &str, request: BrokerageRequest) -> ApiResult<ValidBro
 
     let display_name = request.display_name.trim().to_owned();
     if display_name.is_empty() || display_name.chars().count() > 200 {
-        return Err(ApiError::invalid("invalid_display_name", "display_name", "Give a display name of 1 to 200 characters."));
+        return Err(ApiError::invalid(
+            "invalid_display_name",
+            "display_name",
+            "Give a display name of 1 to 200 characters.",
+        ));
     }
 
     if request.domains.is_empty() || request.domains.len() > 50 {
-        return Err(ApiError::invalid("invalid_domains", "domains", "List 1 to 50 mail domains, such as [\"acme-realty.com\"]."));
+        return Err(ApiError::invalid(
+            "invalid_domains",
+            "domains",
+            "List 1 to 50 mail domains, such as [\"acme-realty.com\"].",
+        ));
     }
     let mut domains = Vec::with_capacity(request.domains.len());
     for (index, raw) in request.domains.iter().enumerate() {
         let domain = normalize_domain(raw).ok_or_else(|| {
-            ApiError::invalid("invalid_domains", format!("domains[{index}]"), format!("{raw:?} is not a domain name such as acme-realty.com."))
+            ApiError::invalid(
+                "invalid_domains",
+                format!("domains[{index}]"),
+                format!("{raw:?} is not a domain name such as acme-realty.com."),
+            )
         })?;
         if !domains.contains(&domain) {
             domains.push(domain);
@@ -148,29 +167,50 @@ fn validate(brokerage_id: &str, request: BrokerageRequest) -> ApiResult<ValidBro
     }
 
     let test_user = normalize_email(&request.test_user).ok_or_else(|| {
-        ApiError::invalid("invalid_email", "test_user", "Give the test user as a plain address such as it-test@acme-realty.com.")
+        ApiError::invalid(
+            "invalid_email",
+            "test_user",
+            "Give the test user as a plain address such as it-test@acme-realty.com.",
+        )
     })?;
-    if !domains.iter().any(|domain| domain == crate::validate::email_domain(&test_user)) {
+    if !domains
+        .iter()
+        .any(|domain| domain == crate::validate::email_domain(&test_user))
+    {
         return Err(ApiError::invalid(
             "user_outside_domains",
             "test_user",
-            format!("The test user {test_user} is not in the brokerage's domains ({}).", domains.join(", ")),
+            format!(
+                "The test user {test_user} is not in the brokerage's domains ({}).",
+                domains.join(", ")
+            ),
         ));
     }
 
     let contacts_scope = match request.contacts_scope.as_deref().map(str::trim) {
         None | Some("") => None,
-        Some(scope) if scope == scopes::CONTACTS || scope == scopes::CONTACTS_LEGACY => Some(scope.to_owned()),
+        Some(scope) if scope == scopes::CONTACTS || scope == scopes::CONTACTS_LEGACY => {
+            Some(scope.to_owned())
+        }
         Some(other) => {
             return Err(ApiError::invalid(
                 "invalid_contacts_scope",
                 "contacts_scope",
-                format!("{other:?} is not a contacts scope; use {} or the legacy {}.", scopes::CONTACTS, scopes::CONTACTS_LEGACY),
+                format!(
+                    "{other:?} is not a contacts scope; use {} or the legacy {}.",
+                    scopes::CONTACTS,
+                    scopes::CONTACTS_LEGACY
+                ),
             ))
         }
     };
 
-    Ok(ValidBrokerage { display_name, domains, test_user, contacts_scope })
+    Ok(ValidBrokerage {
+        display_name,
+        domains,
+        test_user,
+        contacts_scope,
+    })
 }
 
 /// Read a brokerage with its credential status.
@@ -180,7 +220,11 @@ fn validate(brokerage_id: &str, request: BrokerageRequest) -> ApiResult<ValidBro
         (status = 200, body = Brokerage),
         (status = 404, body = Problem, content_type = "application/problem+json"),
     ))]
-async fn get_brokerage(State(state): State<AppState>, caller: Caller, Path(brokerage_id): Path<String>) -> ApiResult<ApiJson<Brokerage>> {
+async fn get_brokerage(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(brokerage_id): Path<String>,
+) -> ApiResult<ApiJson<Brokerage>> {
     caller.authorize_read(&brokerage_id)?;
     Ok(ApiJson(super::require(&state.db, &brokerage_id).await?))
 }
@@ -191,13 +235,27 @@ async fn get_brokerage(State(state): State<AppState>, caller: Caller, Path(broke
         (status = 200, body = BrokeragePage),
         (status = 400, body = Problem, content_type = "application/problem+json"),
     ))]
-async fn list_brokerages(State(state): State<AppState>, caller: Caller, Query(query): Query<ListQuery>) -> ApiResult<ApiJson<BrokeragePage>> {
+async fn list_brokerages(
+    State(state): State<AppState>,
+    caller: Caller,
+    Query(query): Query<ListQuery>,
+) -> ApiResult<ApiJson<BrokeragePage>> {
     let page_size = query.page_size.unwrap_or(100);
     if !(1..=500).contains(&page_size) {
-        return Err(ApiError::invalid("invalid_page_size", "page_size", "Use a page size from 1 to 500."));
+        return Err(ApiError::invalid(
+            "invalid_page_size",
+            "page_size",
+            "Use a page size from 1 to 500.",
+        ));
     }
 
-    let mut items = store::list(&state.db, caller.brokerage_scope(), query.cursor.as_deref(), page_size + 1).await?;
+    let mut items = store::list(
+        &state.db,
+        caller.brokerage_scope(),
+        query.cursor.as_deref(),
+        page_size + 1,
+    )
+    .await?;
     let next_cursor = if items.len() as i64 > page_size {
         items.truncate(page_size as usize);
         items.last().map(|brokerage| brokerage.id.clone())
@@ -214,7 +272,11 @@ async fn list_brokerages(State(state): State<AppState>, caller: Caller, Query(qu
         (status = 204, description = "Deleted"),
         (status = 404, body = Problem, content_type = "application/problem+json"),
     ))]
-async fn delete_brokerage(State(state): State<AppState>, caller: Caller, Path(brokerage_id): Path<String>) -> ApiResult<StatusCode> {
+async fn delete_brokerage(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(brokerage_id): Path<String>,
+) -> ApiResult<StatusCode> {
     caller.authorize_manage(&brokerage_id)?;
     if !store::delete(&state.db, &brokerage_id).await? {
         return Err(super::not_found(&brokerage_id));

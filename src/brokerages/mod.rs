@@ -56,5 +56,7 @@ pub fn not_found(brokerage_id: &str) -> ApiError {
 
 /// Loads a brokerage or returns the 404 problem.
 pub async fn require(db: &crate::storage::Db, brokerage_id: &str) -> Result<Brokerage, ApiError> {
-    store::get(db, brokerage_id).await?.ok_or_else(|| not_found(brokerage_id))
+    store::get(db, brokerage_id)
+        .await?
+        .ok_or_else(|| not_found(brokerage_id))
 }

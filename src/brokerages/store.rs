@@ -35,7 +35,12 @@ pub async fn get(db: &Db, brokerage_id: &str) -> StorageResult<Option<Brokerage>
 }
 
 /// Lists brokerages ordered by id, after `after` when given, at most `limit`.
-pub async fn list(db: &Db, only: Option<&str>, after: Option<&str>, limit: i64) -> StorageResult<Vec<Brokerage>> {
+pub async fn list(
+    db: &Db,
+    only: Option<&str>,
+    after: Option<&str>,
+    limit: i64,
+) -> StorageResult<Vec<Brokerage>> {
     let rows = sqlx::query(&format!(
         "SELECT {COLUMNS} FROM brokerages WHERE ($1 IS NULL OR id = $1) AND ($2 IS NULL OR id > $2) ORDER BY id LIMIT $3"
     ))
@@ -138,5 +143,20 @@ pub async fn record_verification_in(
             .execute(&mut *connection)
             .await?;
     }
+    Ok(())
+}
+
+/// Write-locks the brokerage row inside the caller's transaction. Every
+/// transaction that changes a brokerage's keys takes this lock first, so two of
+/// them queue instead of deadlocking on key rows (PostgreSQL) or failing to
+/// upgrade a read lock (SQLite).
+pub async fn lock_in(
+    connection: &mut sqlx::AnyConnection,
+    brokerage_id: &str,
+) -> StorageResult<()> {
+    sqlx::query("UPDATE brokerages SET updated_at = updated_at WHERE id = $1")
+        .bind(brokerage_id)
+        .execute(&mut *connection)
+        .await?;
     Ok(())
 }

@@ -43,7 +43,9 @@ pub struct UploadQuery {
 pub fn router() -> Router<AppState> {
     Router::new().route(
         "/v1/brokerages/{brokerage_id}/credentials",
-        put(upload_credentials).get(get_credentials).delete(revoke_credentials),
+        put(upload_credentials)
+            .get(get_credentials)
+            .delete(revoke_credentials),
     )
 }
 
@@ -82,12 +84,21 @@ async fn upload_credentials(
     let validated = key_file::validate(&body)?;
 
     let current = store::current(&state.db, &brokerage_id).await?;
-    if current.iter().any(|stored| stored.private_key_id == validated.private_key_id && stored.client_id == validated.client_id) {
-        return Ok((StatusCode::OK, ApiJson(describe(&state, &brokerage_id).await?)));
+    if current.iter().any(|stored| {
+        stored.private_key_id == validated.private_key_id && stored.client_id == validated.client_id
+    }) {
+        return Ok((
+            StatusCode::OK,
+            ApiJson(describe(&state, &brokerage_id).await?),
+        ));
     }
 
     let has_active = current.iter().any(|stored| stored.state == "active");
-    let new_state = if has_active && !query.replace_without_verification { "pending" } else { "active" };
+    let new_state = if has_active && !query.replace_without_verification {
+        "pending"
+    } else {
+        "active"
+    };
 
     let credential = NewCredential {
         state: new_state,
@@ -114,32 +125,66 @@ async fn upload_credentials(
     }
     record_upload(&state, &brokerage_id, &caller, &metadata, has_active).await?;
 
-    Ok((StatusCode::CREATED, ApiJson(describe(&state, &brokerage_id).await?)))
+    Ok((
+        StatusCode::CREATED,
+        ApiJson(describe(&state, &brokerage_id).await?),
+    ))
 }
 
-async fn record_upload(state: &AppState, brokerage_id: &str, caller: &Caller, metadata: &CredentialMetadata, had_active: bool) -> ApiResult<()> {
+async fn record_upload(
+    state: &AppState,
+    brokerage_id: &str,
+    caller: &Caller,
+    metadata: &CredentialMetadata,
+    had_active: bool,
+) -> ApiResult<()> {
     let detail = json!({
         "version": metadata.version,
         "client_id": metadata.client_id,
         "private_key_id": metadata.private_key_id,
         "state": metadata.state,
     });
-    crate::audit::record(&state.db, brokerage_id, Some(caller.api_key_id()), "upload", &metadata.state, detail.clone()).await?;
+    crate::audit::record(
+        &state.db,
+        brokerage_id,
+        Some(caller.api_key_id()),
+        "upload",
+        &metadata.state,
+        detail.clone(),
+    )
+    .await?;
 
     if had_active && metadata.state == "active" {
         let detail = json!({ "version": metadata.version, "without_verification": true });
-        crate::audit::record(&state.db, brokerage_id, Some(caller.api_key_id()), "rotate", "success", detail).await?;
+        crate::audit::record(
+            &state.db,
+            brokerage_id,
+            Some(caller.api_key_id()),
+            "rotate",
+            "success",
+            detail,
+        )
+        .await?;
     }
     Ok(())
 }
 
 /// Builds the metadata response of a brokerage.
-pub(crate) async fn describe(state: &AppState, brokerage_id: &str) -> ApiResult<CredentialsResponse> {
+pub(crate) async fn describe(
+    state: &AppState,
+    brokerage_id: &str,
+) -> ApiResult<CredentialsResponse> {
     let brokerage = crate::brokerages::require(&state.db, brokerage_id).await?;
     let current = store::current(&state.db, brokerage_id).await?;
 
-    let active = current.iter().find(|stored| stored.state == "active").cloned();
-    let pending = current.iter().find(|stored| stored.state == "pending").cloned();
+    let active = current
+        .iter()
+        .find(|stored| stored.state == "active")
+        .cloned();
+    let pending = current
+        .iter()
+        .find(|stored| stored.state == "pending")
+        .cloned();
     let contacts_scope = brokerage.contacts_scope_or(&state.settings.google.default_contacts_scope);
     let admin_console = pending
         .as_ref()
@@ -162,7 +207,11 @@ pub(crate) async fn describe(state: &AppState, brokerage_id: &str) -> ApiResult<
         (status = 200, body = CredentialsResponse),
         (status = 404, body = Problem, content_type = "application/problem+json"),
     ))]
-async fn get_credentials(State(state): State<AppState>, caller: Caller, Path(brokerage_id): Path<String>) -> ApiResult<ApiJson<CredentialsResponse>> {
+async fn get_credentials(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(brokerage_id): Path<String>,
+) -> ApiResult<ApiJson<CredentialsResponse>> {
     caller.authorize_manage(&brokerage_id)?;
     Ok(ApiJson(describe(&state, &brokerage_id).await?))
 }
@@ -175,16 +224,31 @@ async fn get_credentials(State(state): State<AppState>, caller: Caller, Path(bro
         (status = 204, description = "Revoked"),
         (status = 404, description = "Unknown brokerage or no key to revoke", body = Problem, content_type = "application/problem+json"),
     ))]
-async fn revoke_credentials(State(state): State<AppState>, caller: Caller, Path(brokerage_id): Path<String>) -> ApiResult<StatusCode> {
+async fn revoke_credentials(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(brokerage_id): Path<String>,
+) -> ApiResult<StatusCode> {
     caller.authorize_manage(&brokerage_id)?;
     crate::brokerages::require(&state.db, &brokerage_id).await?;
 
     let revoked = store::revoke_all(&state.db, &brokerage_id).await?;
     state.google.tokens().invalidate_brokerage(&brokerage_id);
     if revoked == 0 {
-        return Err(ApiError::not_found("credentials_missing", "This brokerage has no key to revoke."));
+        return Err(ApiError::not_found(
+            "credentials_missing",
+            "This brokerage has no key to revoke.",
+        ));
     }
 
-    crate::audit::record(&state.db, &brokerage_id, Some(caller.api_key_id()), "revoke", "success", json!({ "keys_revoked": revoked })).await?;
+    crate::audit::record(
+        &state.db,
+        &brokerage_id,
+        Some(caller.api_key_id()),
+        "revoke",
+        "success",
+        json!({ "keys_revoked": revoked }),
+    )
+    .await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -49,7 +49,13 @@ fn invalid(code: &'static str, field: &str, detail: impl Into<String>) -> ApiErr
 /// Validates a key file as Google's console downloads it.
 pub fn validate(body: &Value) -> Result<ValidatedKeyFile, ApiError> {
     let Some(object) = body.as_object() else {
-        return Err(invalid("invalid_key_file", "", format!("The body must be the JSON object of a service-account key file. {DOWNLOAD_HINT}")));
+        return Err(invalid(
+            "invalid_key_file",
+            "",
+            format!(
+                "The body must be the JSON object of a service-account key file. {DOWNLOAD_HINT}"
+            ),
+        ));
     };
 
     reject_other_credential_kinds(object)?;
@@ -61,18 +67,32 @@ pub fn validate(body: &Value) -> Result<ValidatedKeyFile, ApiError> {
 
     let client_id = required_string(object, "client_id")?;
     if client_id.is_empty() || !client_id.chars().all(|c| c.is_ascii_digit()) {
-        return Err(invalid("invalid_key_file", "client_id", "client_id must be the numeric OAuth client ID of the service account."));
+        return Err(invalid(
+            "invalid_key_file",
+            "client_id",
+            "client_id must be the numeric OAuth client ID of the service account.",
+        ));
     }
 
     let private_key_id = required_string(object, "private_key_id")?;
     if private_key_id.is_empty() || !private_key_id.chars().all(|c| c.is_ascii_alphanumeric()) {
-        return Err(invalid("invalid_key_file", "private_key_id", "private_key_id must be the key's id as Google wrote it in the file."));
+        return Err(invalid(
+            "invalid_key_file",
+            "private_key_id",
+            "private_key_id must be the key's id as Google wrote it in the file.",
+        ));
     }
 
     let token_uri = required_string(object, "token_uri")?;
     match url::Url::parse(&token_uri) {
         Ok(parsed) if matches!(parsed.scheme(), "https" | "http") => {}
-        _ => return Err(invalid("invalid_key_file", "token_uri", "token_uri must be an https URL, normally https://oauth2.googleapis.com/token.")),
+        _ => {
+            return Err(invalid(
+                "invalid_key_file",
+                "token_uri",
+                "token_uri must be an https URL, normally https://oauth2.googleapis.com/token.",
+            ))
+        }
     }
 
     let pem = repair_private_key(object)?;
@@ -87,7 +107,10 @@ pub fn validate(body: &Value) -> Result<ValidatedKeyFile, ApiError> {
         client_email,
         client_id,
         private_key_id,
-        project_id: object.get("project_id").and_then(Value::as_str).map(str::to_owned),
+        project_id: object
+            .get("project_id")
+            .and_then(Value::as_str)
+            .map(str::to_owned),
         token_uri,
         public_key_fingerprint,
     })
@@ -125,7 +148,11 @@ fn required_string(object: &Map<String, Value>, field: &str) -> Result<String, A
     match object.get(field) {
         Some(Value::String(value)) if !value.trim().is_empty() => Ok(value.trim().to_owned()),
         Some(Value::Number(number)) if field == "client_id" => Ok(number.to_string()),
-        _ => Err(invalid("invalid_key_file", field, format!("{field} is missing or empty. {DOWNLOAD_HINT}"))),
+        _ => Err(invalid(
+            "invalid_key_file",
+            field,
+            format!("{field} is missing or empty. {DOWNLOAD_HINT}"),
+        )),
     }
 }
 
@@ -133,7 +160,11 @@ fn required_string(object: &Map<String, Value>, field: &str) -> Result<String, A
 /// the two characters `\n`, and rejects text that is not a PKCS#8 private key.
 fn repair_private_key(object: &Map<String, Value>) -> Result<Zeroizing<String>, ApiError> {
     let Some(Value::String(raw)) = object.get("private_key") else {
-        return Err(invalid("invalid_private_key", "private_key", format!("private_key is missing. {DOWNLOAD_HINT}")));
+        return Err(invalid(
+            "invalid_private_key",
+            "private_key",
+            format!("private_key is missing. {DOWNLOAD_HINT}"),
+        ));
     };
 
     let trimmed = raw.trim();
@@ -170,10 +201,21 @@ fn repair_private_key(object: &Map<String, Value>) -> Result<Zeroizing<String>, 
 
 fn fingerprint_rsa_key(pem: &str) -> Result<String, ApiError> {
     let der = PrivatePkcs8KeyDer::from_pem_slice(pem.as_bytes()).map_err(|_| {
-        invalid("invalid_private_key", "private_key", "private_key is not a readable PKCS#8 PEM block; it may be truncated or edited.")
+        invalid(
+            "invalid_private_key",
+            "private_key",
+            "private_key is not a readable PKCS#8 PEM block; it may be truncated or edited.",
+        )
     })?;
     let key_pair = RsaKeyPair::from_pkcs8(der.secret_pkcs8_der()).map_err(|_| {
-        invalid("invalid_private_key", "private_key", "private_key is not an RSA key of 2048 to 8192 bits, which service-account keys are.")
+        invalid(
+            "invalid_private_key",
+            "private_key",
+            "private_key is not an RSA key of 2048 to 8192 bits, which service-account keys are.",
+        )
     })?;
-    Ok(hex::encode(digest::digest(&digest::SHA256, key_pair.public_key().as_ref())))
+    Ok(hex::encode(digest::digest(
+        &digest::SHA256,
+        key_pair.public_key().as_ref(),
+    )))
 }

@@ -91,7 +91,8 @@ impl AdminConsoleGrant {
     /// Builds the grant for `client_id` and the brokerage's contacts scope.
     pub fn new(client_id: &str, contacts_scope: &str) -> Self {
         let scopes = [contacts_scope, scopes::CALENDAR, scopes::GMAIL_COMPOSE].join(",");
-        let mut url = url::Url::parse("https://admin.google.com/ac/owl/domainwidedelegation").expect("static URL parses");
+        let mut url = url::Url::parse("https://admin.google.com/ac/owl/domainwidedelegation")
+            .expect("static URL parses");
         url.query_pairs_mut()
             .append_pair("overwriteClientId", "true")
             .append_pair("clientIdToAdd", client_id)
@@ -114,11 +115,12 @@ pub async fn active_key(state: &AppState, brokerage_id: &str) -> Result<Delegate
         .vault
         .open(brokerage_id, row.metadata.version, &row.sealed)
         .map_err(ApiError::internal)?;
-    let key: yup_oauth2::ServiceAccountKey =
-        serde_json::from_slice(&plaintext).map_err(|_| {
-            // The serde error may quote key material, so it is not kept.
-            ApiError::internal(anyhow::anyhow!("stored key file of brokerage {brokerage_id} does not parse"))
-        })?;
+    let key: yup_oauth2::ServiceAccountKey = serde_json::from_slice(&plaintext).map_err(|_| {
+        // The serde error may quote key material, so it is not kept.
+        ApiError::internal(anyhow::anyhow!(
+            "stored key file of brokerage {brokerage_id} does not parse"
+        ))
+    })?;
 
     Ok(DelegatedKey {
         brokerage_id: brokerage_id.to_owned(),

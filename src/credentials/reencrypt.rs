@@ -19,7 +19,10 @@ pub struct ReencryptReport {
 /// was read, so a concurrent upload or revocation wins.
 pub async fn reencrypt_all(state: &AppState) -> anyhow::Result<ReencryptReport> {
     let current = state.vault.current_key_id().to_owned();
-    let mut report = ReencryptReport { master_key_id: current.clone(), ..Default::default() };
+    let mut report = ReencryptReport {
+        master_key_id: current.clone(),
+        ..Default::default()
+    };
 
     for (brokerage_id, version, sealed) in super::store::all_sealed(&state.db).await? {
         if sealed.master_key_id == current {
@@ -29,10 +32,20 @@ pub async fn reencrypt_all(state: &AppState) -> anyhow::Result<ReencryptReport> 
 
         let plaintext = state.vault.open(&brokerage_id, version, &sealed)?;
         let resealed = state.vault.seal(&brokerage_id, version, &plaintext)?;
-        if super::store::replace_sealed(&state.db, &brokerage_id, version, &sealed, &resealed).await? {
+        if super::store::replace_sealed(&state.db, &brokerage_id, version, &sealed, &resealed)
+            .await?
+        {
             report.reencrypted += 1;
             let detail = serde_json::json!({ "version": version, "from_master_key": sealed.master_key_id, "to_master_key": current });
-            crate::audit::record(&state.db, &brokerage_id, None, "reencrypt", "success", detail).await?;
+            crate::audit::record(
+                &state.db,
+                &brokerage_id,
+                None,
+                "reencrypt",
+                "success",
+                detail,
+            )
+            .await?;
         }
     }
     Ok(report)

@@ -65,7 +65,11 @@ fn stored_from_row(row: &AnyRow) -> StorageResult<StoredCredential> {
 }
 
 /// The key in `state` (`active` or `pending`), if any.
-pub async fn in_state(db: &Db, brokerage_id: &str, state: &str) -> StorageResult<Option<StoredCredential>> {
+pub async fn in_state(
+    db: &Db,
+    brokerage_id: &str,
+    state: &str,
+) -> StorageResult<Option<StoredCredential>> {
     let row = sqlx::query(&format!(
         "SELECT {METADATA_COLUMNS}, master_key_id, nonce, ciphertext FROM credentials WHERE brokerage_id = $1 AND state = $2 ORDER BY version DESC LIMIT 1"
     ))
@@ -83,10 +87,12 @@ pub async fn active(db: &Db, brokerage_id: &str) -> StorageResult<Option<StoredC
 
 /// State of the newest key version, to tell "never uploaded" from "revoked".
 pub async fn latest_state(db: &Db, brokerage_id: &str) -> StorageResult<Option<String>> {
-    let row = sqlx::query("SELECT state FROM credentials WHERE brokerage_id = $1 ORDER BY version DESC LIMIT 1")
-        .bind(brokerage_id)
-        .fetch_optional(db.pool())
-        .await?;
+    let row = sqlx::query(
+        "SELECT state FROM credentials WHERE brokerage_id = $1 ORDER BY version DESC LIMIT 1",
+    )
+    .bind(brokerage_id)
+    .fetch_optional(db.pool())
+    .await?;
     Ok(row.map(|row| row.try_get("state")).transpose()?)
 }
 
@@ -110,12 +116,15 @@ pub async fn insert(
     seal: impl FnOnce(i64) -> anyhow::Result<Sealed>,
 ) -> Result<CredentialMetadata, InsertError> {
     let mut transaction = db.pool().begin().await.map_err(StorageError::from)?;
+    crate::brokerages::store::lock_in(&mut transaction, brokerage_id).await?;
 
-    let row = sqlx::query("SELECT COALESCE(MAX(version), 0) AS latest FROM credentials WHERE brokerage_id = $1")
-        .bind(brokerage_id)
-        .fetch_one(&mut *transaction)
-        .await
-        .map_err(StorageError::from)?;
+    let row = sqlx::query(
+        "SELECT COALESCE(MAX(version), 0) AS latest FROM credentials WHERE brokerage_id = $1",
+    )
+    .bind(brokerage_id)
+    .fetch_one(&mut *transaction)
+    .await
+    .map_err(StorageError::from)?;
     let latest: i64 = row.try_get("latest").map_err(StorageError::from)?;
     let version = latest + 1;
     let sealed = seal(version).map_err(InsertError::Seal)?;
@@ -160,12 +169,14 @@ pub async fn insert(
     .map_err(|error| crate::storage::conflict_on_unique(error, "Another key upload for this brokerage finished at the same time; retry."))?;
 
     if credential.state == "active" {
-        sqlx::query("UPDATE brokerages SET credential_status = 'unverified', updated_at = $2 WHERE id = $1")
-            .bind(brokerage_id)
-            .bind(&now)
-            .execute(&mut *transaction)
-            .await
-            .map_err(StorageError::from)?;
+        sqlx::query(
+            "UPDATE brokerages SET credential_status = 'unverified', updated_at = $2 WHERE id = $1",
+        )
+        .bind(brokerage_id)
+        .bind(&now)
+        .execute(&mut *transaction)
+        .await
+        .map_err(StorageError::from)?;
     }
 
     transaction.commit().await.map_err(StorageError::from)?;
@@ -200,32 +211,22 @@ pub enum InsertError {
 /// Returns false when that version is no longer pending.
 pub async fn activate_pending(db: &Db, brokerage_id: &str, version: i64) -> StorageResult<bool> {
     let mut transaction = db.pool().begin().await?;
-    let now = now_rfc3339();
+    crate::brokerages::store::lock_in(&mut transaction, brokerage_id).await?;
 
-    let promoted = sqlx::query("UPDATE credentials SET state = 'active', activated_at = $3 WHERE brokerage_id = $1 AND version = $2 AND state = 'pending'")
-        .bind(brokerage_id)
-        .bind(version)
-        .bind(&now)
-        .execute(&mut *transaction)
-        .await?;
-    if promoted.rows_affected() != 1 {
+    let activated = activate_pending_in(&mut transaction, brokerage_id, version).await?;
+    if activated {
+        transaction.commit().await?;
+    } else {
         transaction.rollback().await?;
-        return Ok(false);
     }
-
-    sqlx::query("UPDATE credentials SET state = 'retired' WHERE brokerage_id = $1 AND state = 'active' AND version <> $2")
-        .bind(brokerage_id)
-        .bind(version)
-        .execute(&mut *transaction)
-        .await?;
-    transaction.commit().await?;
-    Ok(true)
+    Ok(activated)
 }
 
 /// Revokes every active and pending key and erases their sealed bytes. Returns
 /// the number of keys revoked.
 pub async fn revoke_all(db: &Db, brokerage_id: &str) -> StorageResult<u64> {
     let mut transaction = db.pool().begin().await?;
+    crate::brokerages::store::lock_in(&mut transaction, brokerage_id).await?;
     let now = now_rfc3339();
 
     let result = sqlx::query(
@@ -236,11 +237,13 @@ pub async fn revoke_all(db: &Db, brokerage_id: &str) -> StorageResult<u64> {
     .execute(&mut *transaction)
     .await?;
 
-    sqlx::query("UPDATE brokerages SET credential_status = 'revoked', updated_at = $2 WHERE id = $1")
-        .bind(brokerage_id)
-        .bind(&now)
-        .execute(&mut *transaction)
-        .await?;
+    sqlx::query(
+        "UPDATE brokerages SET credential_status = 'revoked', updated_at = $2 WHERE id = $1",
+    )
+    .bind(brokerage_id)
+    .bind(&now)
+    .execute(&mut *transaction)
+    .await?;
     transaction.commit().await?;
     Ok(result.rows_affected())
 }
@@ -266,7 +269,13 @@ pub async fn all_sealed(db: &Db) -> StorageResult<Vec<(String, i64, Sealed)>> {
 }
 
 /// Replaces the sealed bytes of one key, only if they are still `previous`.
-pub async fn replace_sealed(db: &Db, brokerage_id: &str, version: i64, previous: &Sealed, sealed: &Sealed) -> StorageResult<bool> {
+pub async fn replace_sealed(
+    db: &Db,
+    brokerage_id: &str,
+    version: i64,
+    previous: &Sealed,
+    sealed: &Sealed,
+) -> StorageResult<bool> {
     let result = sqlx::query(
         "UPDATE credentials SET master_key_id = $3, nonce = $4, ciphertext = $5 WHERE brokerage_id = $1 AND version = $2 AND nonce = $6 AND state <> 'revoked'",
     )
@@ -284,7 +293,11 @@ pub async fn replace_sealed(db: &Db, brokerage_id: &str, version: i64, previous:
 /// Inside the caller's transaction, makes the pending key `version` active and
 /// retires the previous active key, like [`activate_pending`]. Returns false,
 /// changing nothing, when that version is no longer pending.
-pub async fn activate_pending_in(connection: &mut sqlx::AnyConnection, brokerage_id: &str, version: i64) -> StorageResult<bool> {
+pub async fn activate_pending_in(
+    connection: &mut sqlx::AnyConnection,
+    brokerage_id: &str,
+    version: i64,
+) -> StorageResult<bool> {
     let promoted = sqlx::query("UPDATE credentials SET state = 'active', activated_at = $3 WHERE brokerage_id = $1 AND version = $2 AND state = 'pending'")
         .bind(brokerage_id)
         .bind(version)
@@ -306,7 +319,12 @@ pub async fn activate_pending_in(connection: &mut sqlx::AnyConnection, brokerage
 /// Inside the caller's transaction, write-locks key `version` if it is still in
 /// `state`, so that a concurrent revocation either waits for the transaction or
 /// has already made this return false.
-pub async fn lock_in_state(connection: &mut sqlx::AnyConnection, brokerage_id: &str, version: i64, state: &str) -> StorageResult<bool> {
+pub async fn lock_in_state(
+    connection: &mut sqlx::AnyConnection,
+    brokerage_id: &str,
+    version: i64,
+    state: &str,
+) -> StorageResult<bool> {
     let locked = sqlx::query("UPDATE credentials SET state = state WHERE brokerage_id = $1 AND version = $2 AND state = $3")
         .bind(brokerage_id)
         .bind(version)
@@ -317,7 +335,11 @@ pub async fn lock_in_state(connection: &mut sqlx::AnyConnection, brokerage_id: &
 }
 
 /// State of key `version`, read inside the caller's transaction.
-pub async fn state_of_in(connection: &mut sqlx::AnyConnection, brokerage_id: &str, version: i64) -> StorageResult<Option<String>> {
+pub async fn state_of_in(
+    connection: &mut sqlx::AnyConnection,
+    brokerage_id: &str,
+    version: i64,
+) -> StorageResult<Option<String>> {
     let row = sqlx::query("SELECT state FROM credentials WHERE brokerage_id = $1 AND version = $2")
         .bind(brokerage_id)
         .bind(version)

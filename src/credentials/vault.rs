@@ -30,7 +30,9 @@ pub struct Vault {
 impl std::fmt::Debug for Vault {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let ids: Vec<&str> = self.keys.iter().map(|(id, _)| id.as_str()).collect();
-        f.debug_struct("Vault").field("master_key_ids", &ids).finish()
+        f.debug_struct("Vault")
+            .field("master_key_ids", &ids)
+            .finish()
     }
 }
 
@@ -49,10 +51,9 @@ impl Vault {
 
         let mut keys = Vec::with_capacity(entries.len());
         for (position, entry) in entries.iter().enumerate() {
-            let (id, encoded) = entry
-                .expose_secret()
-                .split_once(':')
-                .ok_or_else(|| anyhow::anyhow!("master key #{} must be written as ID:BASE64", position + 1))?;
+            let (id, encoded) = entry.expose_secret().split_once(':').ok_or_else(|| {
+                anyhow::anyhow!("master key #{} must be written as ID:BASE64", position + 1)
+            })?;
             let id = id.trim();
             if id.is_empty() || keys.iter().any(|(existing, _)| existing == id) {
                 anyhow::bail!("master key #{} has an empty or repeated id", position + 1);
@@ -64,7 +65,10 @@ impl Vault {
                     .map_err(|_| anyhow::anyhow!("master key {id:?} is not valid base64"))?,
             );
             if bytes.len() != 32 {
-                anyhow::bail!("master key {id:?} must be 32 bytes (base64 of 32 random bytes), got {}", bytes.len());
+                anyhow::bail!(
+                    "master key {id:?} must be 32 bytes (base64 of 32 random bytes), got {}",
+                    bytes.len()
+                );
             }
             let key = UnboundKey::new(&aead::AES_256_GCM, &bytes)
                 .map_err(|_| anyhow::anyhow!("master key {id:?} was rejected by AES-256-GCM"))?;
@@ -102,7 +106,12 @@ impl Vault {
     }
 
     /// Seals `plaintext` for (brokerage, version) under the current master key.
-    pub fn seal(&self, brokerage_id: &str, version: i64, plaintext: &[u8]) -> anyhow::Result<Sealed> {
+    pub fn seal(
+        &self,
+        brokerage_id: &str,
+        version: i64,
+        plaintext: &[u8],
+    ) -> anyhow::Result<Sealed> {
         let (id, key) = &self.keys[0];
 
         let mut nonce_bytes = [0u8; NONCE_LEN];
@@ -124,20 +133,38 @@ impl Vault {
     }
 
     /// Opens a sealed secret of (brokerage, version).
-    pub fn open(&self, brokerage_id: &str, version: i64, sealed: &Sealed) -> anyhow::Result<Zeroizing<Vec<u8>>> {
+    pub fn open(
+        &self,
+        brokerage_id: &str,
+        version: i64,
+        sealed: &Sealed,
+    ) -> anyhow::Result<Zeroizing<Vec<u8>>> {
         let key = self
             .keys
             .iter()
             .find(|(id, _)| *id == sealed.master_key_id)
             .map(|(_, key)| key)
-            .ok_or_else(|| anyhow::anyhow!("master key {:?} is not in the keyring", sealed.master_key_id))?;
+            .ok_or_else(|| {
+                anyhow::anyhow!(
+                    "master key {:?} is not in the keyring",
+                    sealed.master_key_id
+                )
+            })?;
 
         let nonce = Nonce::try_assume_unique_for_key(&sealed.nonce)
             .map_err(|_| anyhow::anyhow!("stored nonce has the wrong length"))?;
         let mut buffer = Zeroizing::new(sealed.ciphertext.clone());
         let plaintext_len = key
-            .open_in_place(nonce, Aad::from(associated_data(brokerage_id, version)), buffer.as_mut_slice())
-            .map_err(|_| anyhow::anyhow!("the sealed key failed authentication (wrong master key or tampered row)"))?
+            .open_in_place(
+                nonce,
+                Aad::from(associated_data(brokerage_id, version)),
+                buffer.as_mut_slice(),
+            )
+            .map_err(|_| {
+                anyhow::anyhow!(
+                    "the sealed key failed authentication (wrong master key or tampered row)"
+                )
+            })?
             .len();
         buffer.truncate(plaintext_len);
         Ok(buffer)
@@ -149,7 +176,11 @@ fn write_private_file(path: &Path, contents: &str) -> std::io::Result<()> {
     use std::io::Write;
     use std::os::unix::fs::OpenOptionsExt;
 
-    let mut file = std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(path)?;
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)?;
     file.write_all(contents.as_bytes())
 }
 
@@ -171,7 +202,10 @@ mod tests {
         let vault = Vault::from_entries(&[entry("k1", 1)]).unwrap();
         let sealed = vault.seal("acme", 1, b"secret key").unwrap();
         assert_ne!(sealed.ciphertext, b"secret key");
-        assert_eq!(vault.open("acme", 1, &sealed).unwrap().as_slice(), b"secret key");
+        assert_eq!(
+            vault.open("acme", 1, &sealed).unwrap().as_slice(),
+            b"secret key"
+        );
     }
 
     #[test]
@@ -188,7 +222,10 @@ mod tests {
         let sealed = old.seal("acme", 1, b"secret key").unwrap();
         let rotated = Vault::from_entries(&[entry("k2", 2), entry("k1", 1)]).unwrap();
         assert_eq!(rotated.current_key_id(), "k2");
-        assert_eq!(rotated.open("acme", 1, &sealed).unwrap().as_slice(), b"secret key");
+        assert_eq!(
+            rotated.open("acme", 1, &sealed).unwrap().as_slice(),
+            b"secret key"
+        );
     }
 
     #[test]

@@ -149,7 +149,9 @@ pub(crate) fn conflict_on_unique(error: sqlx::Error, detail: &str) -> StorageErr
         .as_database_error()
         .map(|database_error| {
             database_error.is_unique_violation()
-                || database_error.message().contains("UNIQUE constraint failed")
+                || database_error
+                    .message()
+                    .contains("UNIQUE constraint failed")
         })
         .unwrap_or(false);
     if is_unique {

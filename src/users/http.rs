@@ -42,7 +42,10 @@ pub fn router() -> Router<AppState> {
 
 /// OpenAPI description of this module.
 #[derive(OpenApi)]
-#[openapi(paths(enroll_user, get_user, list_users, unenroll_user), components(schemas(User, UserPage)))]
+#[openapi(
+    paths(enroll_user, get_user, list_users, unenroll_user),
+    components(schemas(User, UserPage))
+)]
 pub struct ApiDoc;
 
 /// Enroll a mailbox of one of the brokerage's domains. Repeating it changes nothing.
@@ -68,7 +71,11 @@ async fn enroll_user(
     if created {
         tracing::info!(brokerage_id = %brokerage_id, user = %email, "user enrolled");
     }
-    let status = if created { StatusCode::CREATED } else { StatusCode::OK };
+    let status = if created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
     Ok((status, ApiJson(user)))
 }
 
@@ -80,7 +87,11 @@ async fn enroll_user(
         (status = 200, body = User),
         (status = 404, body = Problem, content_type = "application/problem+json"),
     ))]
-async fn get_user(State(state): State<AppState>, caller: Caller, Path((brokerage_id, email)): Path<(String, String)>) -> ApiResult<ApiJson<User>> {
+async fn get_user(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((brokerage_id, email)): Path<(String, String)>,
+) -> ApiResult<ApiJson<User>> {
     caller.authorize_read(&brokerage_id)?;
     let enrolled = super::require_enrolled(&state, &brokerage_id, &email).await?;
     let user = store::get(&state.db, &brokerage_id, &enrolled.email)
@@ -107,9 +118,19 @@ async fn list_users(
 
     let page_size = query.page_size.unwrap_or(100);
     if !(1..=500).contains(&page_size) {
-        return Err(ApiError::invalid("invalid_page_size", "page_size", "Use a page size from 1 to 500."));
+        return Err(ApiError::invalid(
+            "invalid_page_size",
+            "page_size",
+            "Use a page size from 1 to 500.",
+        ));
     }
-    let mut items = store::list(&state.db, &brokerage_id, query.cursor.as_deref(), page_size + 1).await?;
+    let mut items = store::list(
+        &state.db,
+        &brokerage_id,
+        query.cursor.as_deref(),
+        page_size + 1,
+    )
+    .await?;
     let next_cursor = if items.len() as i64 > page_size {
         items.truncate(page_size as usize);
         items.last().map(|user| user.email.clone())
@@ -127,7 +148,11 @@ async fn list_users(
         (status = 204, description = "Unenrolled"),
         (status = 404, body = Problem, content_type = "application/problem+json"),
     ))]
-async fn unenroll_user(State(state): State<AppState>, caller: Caller, Path((brokerage_id, email)): Path<(String, String)>) -> ApiResult<StatusCode> {
+async fn unenroll_user(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((brokerage_id, email)): Path<(String, String)>,
+) -> ApiResult<StatusCode> {
     caller.authorize_enroll(&brokerage_id)?;
     let enrolled = super::require_enrolled(&state, &brokerage_id, &email).await?;
 

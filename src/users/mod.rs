@@ -34,20 +34,31 @@ pub struct EnrolledUser {
 /// Normalizes `raw` and checks that it belongs to one of the brokerage's domains.
 pub fn address_in_brokerage(brokerage: &Brokerage, raw: &str) -> Result<String, ApiError> {
     let email = normalize_email(raw).ok_or_else(|| {
-        ApiError::invalid("invalid_email", "email", format!("{raw:?} is not a plain mailbox address such as agent@acme-realty.com."))
+        ApiError::invalid(
+            "invalid_email",
+            "email",
+            format!("{raw:?} is not a plain mailbox address such as agent@acme-realty.com."),
+        )
     })?;
     if !brokerage.owns_address(&email) {
         return Err(ApiError::invalid(
             "user_outside_domains",
             "email",
-            format!("{email} is not in the brokerage's domains ({}).", brokerage.domains.join(", ")),
+            format!(
+                "{email} is not in the brokerage's domains ({}).",
+                brokerage.domains.join(", ")
+            ),
         ));
     }
     Ok(email)
 }
 
 /// Loads the brokerage and checks that `raw_email` is enrolled in it.
-pub async fn require_enrolled(state: &AppState, brokerage_id: &str, raw_email: &str) -> Result<EnrolledUser, ApiError> {
+pub async fn require_enrolled(
+    state: &AppState,
+    brokerage_id: &str,
+    raw_email: &str,
+) -> Result<EnrolledUser, ApiError> {
     let brokerage = crate::brokerages::require(&state.db, brokerage_id).await?;
     let email = address_in_brokerage(&brokerage, raw_email)?;
 

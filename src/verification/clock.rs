@@ -38,7 +38,7 @@ pub async fn check(client: &ProbeClient, token_uri: &str, timeout: Duration) -> 
         Ok(Err(_)) | Err(_) => {
             return Check::fail(
                 CheckName::Clock,
-                format!("The token endpoint {token_uri} could not be reached within {} s.", timeout.as_secs()),
+                format!("The token endpoint {token_uri} could not be reached within {:.1} s.", timeout.as_secs_f64()),
                 format!("Check that the gateway can reach {token_uri} over HTTPS, then run the verification again."),
             )
         }

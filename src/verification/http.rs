@@ -69,11 +69,11 @@ pub struct ListQuery {
 /// describes what each check proves.
 ///
 /// The outcome is `verified` when no check failed. Then a pending key replaces the
-/// active key (its cached tokens are dropped), and the brokerage's
+/// active key (the brokerage's cached tokens are dropped), and the brokerage's
 /// `credential_status` becomes `verified` with a new `last_verified_at`. When a
 /// check failed, the report names the fix in each failed check's `remediation` and
 /// in `admin_console`. A failing active key sets `credential_status` to
-/// `verification_failed` and keeps `last_verified_at`; a failing pending key stays
+/// `verification_failed` and keeps `last_verified_at`. A failing pending key stays
 /// pending and changes nothing else, so the active key keeps working. The report,
 /// the rotation and the status change are stored together or not at all.
 #[utoipa::path(post, path = "/v1/brokerages/{brokerage_id}/verifications", tag = "credentials",

@@ -97,7 +97,7 @@ pub async fn exchange(
 
     match tokio::time::timeout(timeout, authenticator.token(&[scope])).await {
         Err(_) => Err(ProbeFailure::Unanswered {
-            reason: format!("no answer within {} s", timeout.as_secs()),
+            reason: format!("no response within {:.1} s", timeout.as_secs_f64()),
         }),
         Ok(Err(error)) => Err(failure_of(error)),
         Ok(Ok(token)) if token.token().is_some() => Ok(()),

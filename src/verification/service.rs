@@ -187,7 +187,7 @@ async fn finish(
                 "The key under test was replaced or retired while the verification ran, so its result was discarded; run the verification again to test the current key.",
             ),
         )),
-        Committed::BrokerageDeleted => return Err(crate::brokerages::not_found(brokerage_id)),
+        Committed::BrokerageDeleted => Some(("brokerage_deleted", crate::brokerages::not_found(brokerage_id))),
     };
     if let Some((outcome, error)) = aborted {
         crate::audit::record(

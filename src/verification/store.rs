@@ -34,6 +34,7 @@ pub async fn commit(
     contacts_scope: Option<&str>,
 ) -> StorageResult<Committed> {
     let mut transaction = db.pool().begin().await?;
+    crate::brokerages::store::lock_in(&mut transaction, brokerage_id).await?;
 
     let Some(in_use) = claim_key(&mut transaction, brokerage_id, report).await? else {
         let state = crate::credentials::store::state_of_in(

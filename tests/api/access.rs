@@ -6,72 +6,178 @@ use serde_json::{json, Value};
 use crate::db_tests;
 use crate::helpers::{assert_problem, TestApp};
 
-db_tests!(scoped_key_sees_only_its_brokerage, support_key_cannot_read_data, unknown_and_revoked_keys_rejected);
+db_tests!(
+    scoped_key_sees_only_its_brokerage,
+    support_key_cannot_read_data,
+    unknown_and_revoked_keys_rejected
+);
 
 async fn scoped_key_sees_only_its_brokerage(app: TestApp) {
     let acme = app.onboard("acme").await;
     let other = app.onboard("other").await;
     let acme_key = app.api_key("service", Some("acme")).await;
 
-    let own = app.request_as(&acme_key, Method::GET, &format!("{}/contacts", acme.agent_path()), None).await;
+    let own = app
+        .request_as(
+            &acme_key,
+            Method::GET,
+            &format!("{}/contacts", acme.agent_path()),
+            None,
+        )
+        .await;
     assert_eq!(own.status(), StatusCode::OK);
 
     let attempts = [
         (Method::GET, "/v1/brokerages/other".to_owned(), None),
-        (Method::GET, "/v1/brokerages/other/credentials".to_owned(), None),
+        (
+            Method::GET,
+            "/v1/brokerages/other/credentials".to_owned(),
+            None,
+        ),
         (Method::DELETE, "/v1/brokerages/other".to_owned(), None),
-        (Method::DELETE, "/v1/brokerages/other/credentials".to_owned(), None),
-        (Method::GET, format!("{}/contacts", other.agent_path()), None),
-        (Method::POST, format!("{}/contacts", other.agent_path()), Some(json!({ "names": { "given_name": "X" } }))),
-        (Method::GET, format!("{}/events?from=2027-01-01T00:00:00Z&to=2027-01-02T00:00:00Z", other.agent_path()), None),
-        (Method::POST, format!("{}/messages", other.agent_path()), Some(json!({ "to": [{ "email": "x@example.com" }], "subject": "s", "text_body": "t" }))),
-        (Method::PUT, format!("/v1/brokerages/other/users/new@{}", other.domain), None),
-        (Method::PUT, "/v1/brokerages/other/credentials".to_owned(), Some(acme.key_json.clone())),
+        (
+            Method::DELETE,
+            "/v1/brokerages/other/credentials".to_owned(),
+            None,
+        ),
+        (
+            Method::GET,
+            format!("{}/contacts", other.agent_path()),
+            None,
+        ),
+        (
+            Method::POST,
+            format!("{}/contacts", other.agent_path()),
+            Some(json!({ "names": { "given_name": "X" } })),
+        ),
+        (
+            Method::GET,
+            format!(
+                "{}/events?from=2027-01-01T00:00:00Z&to=2027-01-02T00:00:00Z",
+                other.agent_path()
+            ),
+            None,
+        ),
+        (
+            Method::POST,
+            format!("{}/messages", other.agent_path()),
+            Some(json!({ "to": [{ "email": "x@example.com" }], "subject": "s", "text_body": "t" })),
+        ),
+        (
+            Method::PUT,
+            format!("/v1/brokerages/other/users/new@{}", other.domain),
+            None,
+        ),
+        (
+            Method::PUT,
+            "/v1/brokerages/other/credentials".to_owned(),
+            Some(acme.key_json.clone()),
+        ),
     ];
     for (method, path, body) in attempts {
         let response = app.request_as(&acme_key, method.clone(), &path, body).await;
         assert_problem(response, StatusCode::NOT_FOUND, "brokerage_not_found").await;
     }
 
-    let listed: Value = app.request_as(&acme_key, Method::GET, "/v1/brokerages", None).await.json().await.unwrap();
-    let ids: Vec<&str> = listed["items"].as_array().unwrap().iter().map(|item| item["id"].as_str().unwrap()).collect();
+    let listed: Value = app
+        .request_as(&acme_key, Method::GET, "/v1/brokerages", None)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let ids: Vec<&str> = listed["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|item| item["id"].as_str().unwrap())
+        .collect();
     assert_eq!(ids, vec!["acme"]);
 
-    assert!(app.emulator.sent_messages(&other.agent).is_empty(), "nothing sent for the other brokerage");
+    assert!(
+        app.emulator.sent_messages(&other.agent).is_empty(),
+        "nothing sent for the other brokerage"
+    );
 }
 
 async fn support_key_cannot_read_data(app: TestApp) {
     let acme = app.onboard("acme").await;
     let support = app.api_key("support", None).await;
 
-    let brokerage = app.request_as(&support, Method::GET, "/v1/brokerages/acme/credentials", None).await;
+    let brokerage = app
+        .request_as(
+            &support,
+            Method::GET,
+            "/v1/brokerages/acme/credentials",
+            None,
+        )
+        .await;
     assert_eq!(brokerage.status(), StatusCode::OK);
 
-    let contacts = app.request_as(&support, Method::GET, &format!("{}/contacts", acme.agent_path()), None).await;
+    let contacts = app
+        .request_as(
+            &support,
+            Method::GET,
+            &format!("{}/contacts", acme.agent_path()),
+            None,
+        )
+        .await;
     assert_problem(contacts, StatusCode::FORBIDDEN, "forbidden").await;
 
     let mail = app
-        .request_as(&support, Method::POST, &format!("{}/messages", acme.agent_path()), Some(json!({ "to": [{ "email": "x@example.com" }], "subject": "s", "text_body": "t" })))
+        .request_as(
+            &support,
+            Method::POST,
+            &format!("{}/messages", acme.agent_path()),
+            Some(json!({ "to": [{ "email": "x@example.com" }], "subject": "s", "text_body": "t" })),
+        )
         .await;
     assert_problem(mail, StatusCode::FORBIDDEN, "forbidden").await;
 
-    let keys = app.request_as(&support, Method::POST, "/v1/api-keys", Some(json!({ "name": "x", "role": "admin" }))).await;
+    let keys = app
+        .request_as(
+            &support,
+            Method::POST,
+            "/v1/api-keys",
+            Some(json!({ "name": "x", "role": "admin" })),
+        )
+        .await;
     assert_problem(keys, StatusCode::FORBIDDEN, "forbidden").await;
 }
 
 async fn unknown_and_revoked_keys_rejected(app: TestApp) {
-    let response = app.request_as("wgw_unknown", Method::GET, "/v1/brokerages", None).await;
+    let response = app
+        .request_as("wgw_unknown", Method::GET, "/v1/brokerages", None)
+        .await;
     assert_problem(response, StatusCode::UNAUTHORIZED, "unauthorized").await;
 
-    let response = app.client.get(format!("{}/v1/brokerages", app.address)).send().await.unwrap();
+    let response = app
+        .client
+        .get(format!("{}/v1/brokerages", app.address))
+        .send()
+        .await
+        .unwrap();
     assert_problem(response, StatusCode::UNAUTHORIZED, "unauthorized").await;
 
-    let created: Value = app.post("/v1/api-keys", json!({ "name": "temp", "role": "service" })).await.json().await.unwrap();
+    let created: Value = app
+        .post("/v1/api-keys", json!({ "name": "temp", "role": "service" }))
+        .await
+        .json()
+        .await
+        .unwrap();
     let secret = created["secret"].as_str().unwrap();
-    assert_eq!(app.request_as(secret, Method::GET, "/v1/brokerages", None).await.status(), StatusCode::OK);
+    assert_eq!(
+        app.request_as(secret, Method::GET, "/v1/brokerages", None)
+            .await
+            .status(),
+        StatusCode::OK
+    );
 
-    let revoked = app.delete(&format!("/v1/api-keys/{}", created["id"].as_str().unwrap())).await;
+    let revoked = app
+        .delete(&format!("/v1/api-keys/{}", created["id"].as_str().unwrap()))
+        .await;
     assert_eq!(revoked.status(), StatusCode::NO_CONTENT);
-    let response = app.request_as(secret, Method::GET, "/v1/brokerages", None).await;
+    let response = app
+        .request_as(secret, Method::GET, "/v1/brokerages", None)
+        .await;
     assert_problem(response, StatusCode::UNAUTHORIZED, "unauthorized").await;
 }

@@ -56,11 +56,12 @@ async fn send(
     request.send().await.expect("request reaches the gateway")
 }
 
-/// Reads a JSON body after checking the status; `what` names the request.
-async fn read_json(response: Response, expected: StatusCode, what: &str) -> Value {
+/// Reads a JSON body after checking the status. `request` names the request
+/// in the failure message.
+async fn read_json(response: Response, expected: StatusCode, request: &str) -> Value {
     let status = response.status();
     let body: Value = response.json().await.unwrap_or(Value::Null);
-    assert_eq!(status, expected, "{what}: {body}");
+    assert_eq!(status, expected, "{request}: {body}");
     body
 }
 
@@ -95,7 +96,7 @@ async fn create(app: &TestApp, workspace: &Workspace, body: Value) -> Value {
     read_json(response, StatusCode::CREATED, "contact created").await
 }
 
-/// Lists one page; the query pairs are URL-encoded.
+/// Lists one page. The query pairs are URL-encoded.
 async fn list_page(app: &TestApp, workspace: &Workspace, query: &[(&str, &str)]) -> Value {
     let query = url::form_urlencoded::Serializer::new(String::new())
         .extend_pairs(query)
@@ -137,7 +138,7 @@ fn header_of(response: &Response, name: &str) -> Option<String> {
         .map(str::to_owned)
 }
 
-/// A contact with every field the API has.
+/// Builds a contact body with every field the API has.
 fn full_contact() -> Value {
     json!({
         "names": {
@@ -593,7 +594,7 @@ async fn invalid_input_rejected(app: TestApp) {
     );
 }
 
-/// Unknown fields fail deserialization, which the whole API answers with 422
+/// Unknown fields fail deserialization, which the whole API rejects with 422
 /// `invalid_body` and serde's message naming the field.
 async fn unknown_field_rejected(app: TestApp) {
     let workspace = app.onboard("acme").await;
@@ -789,7 +790,8 @@ async fn outage_create_not_retried(app: TestApp) {
 
 // ---- API keys ----
 
-/// Every contacts route for one contact of `workspace`: (method, path, body, If-Match).
+/// Builds a request to every contacts route for one contact of `workspace`:
+/// (method, path, body, If-Match).
 fn contact_requests(
     workspace: &Workspace,
     contact: &Value,

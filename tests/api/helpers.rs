@@ -59,7 +59,10 @@ struct CapturingWriter {
 
 impl Write for CapturingWriter {
     fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-        log_buffer().lock().expect("log buffer lock").extend_from_slice(bytes);
+        log_buffer()
+            .lock()
+            .expect("log buffer lock")
+            .extend_from_slice(bytes);
         if self.echo {
             std::io::stdout().write_all(bytes)?;
         }
@@ -77,7 +80,9 @@ fn init_logs() {
     INIT.get_or_init(|| {
         let echo = std::env::var("TEST_LOG").is_ok();
         let _ = tracing_subscriber::fmt()
-            .with_env_filter(workspace_gateway::telemetry::filter("debug,sqlx=warn,h2=info,rustls=info"))
+            .with_env_filter(workspace_gateway::telemetry::filter(
+                "debug,sqlx=warn,h2=info,rustls=info",
+            ))
             .with_writer(move || CapturingWriter { echo })
             .with_ansi(false)
             .try_init();
@@ -108,11 +113,17 @@ impl Drop for TestDatabase {
             // Drop runs outside any async context that could be blocked on, so a
             // short-lived runtime on its own thread removes the database.
             let _ = std::thread::spawn(move || {
-                let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().ok()?;
+                let runtime = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .ok()?;
                 runtime.block_on(async {
                     use sqlx::Connection;
                     let mut connection = sqlx::PgConnection::connect(&admin_url).await.ok()?;
-                    sqlx::query(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)")).execute(&mut connection).await.ok()
+                    sqlx::query(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
+                        .execute(&mut connection)
+                        .await
+                        .ok()
                 })
             })
             .join();
@@ -122,7 +133,8 @@ impl Drop for TestDatabase {
 
 /// URL of the PostgreSQL server used by the `postgres` variant of each test.
 pub fn postgres_admin_url() -> String {
-    std::env::var("GATEWAY_TEST_POSTGRES_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned())
+    std::env::var("GATEWAY_TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned())
 }
 
 impl TestApp {
@@ -130,7 +142,9 @@ impl TestApp {
     pub async fn spawn(kind: DbKind) -> TestApp {
         match kind {
             DbKind::Sqlite => Self::spawn_sqlite().await,
-            DbKind::Postgres => Self::spawn_postgres().await.expect("PostgreSQL tests are disabled"),
+            DbKind::Postgres => Self::spawn_postgres()
+                .await
+                .expect("PostgreSQL tests are disabled"),
         }
     }
 
@@ -145,7 +159,9 @@ impl TestApp {
     /// `GATEWAY_TEST_SKIP_POSTGRES=1` is set outside CI; otherwise an unreachable
     /// server fails the test.
     pub async fn spawn_postgres() -> Option<TestApp> {
-        if std::env::var("GATEWAY_TEST_SKIP_POSTGRES").is_ok_and(|value| value == "1") && std::env::var("CI").is_err() {
+        if std::env::var("GATEWAY_TEST_SKIP_POSTGRES").is_ok_and(|value| value == "1")
+            && std::env::var("CI").is_err()
+        {
             eprintln!("skipping the PostgreSQL variant: GATEWAY_TEST_SKIP_POSTGRES=1");
             return None;
         }
@@ -157,7 +173,10 @@ impl TestApp {
             let mut connection = sqlx::PgConnection::connect(&admin_url).await.unwrap_or_else(|error| {
                 panic!("PostgreSQL at {admin_url} is unreachable ({error}). Start it, point GATEWAY_TEST_POSTGRES_URL at a server, or set GATEWAY_TEST_SKIP_POSTGRES=1 outside CI.")
             });
-            sqlx::query(&format!("CREATE DATABASE \"{name}\"")).execute(&mut connection).await.expect("create test database");
+            sqlx::query(&format!("CREATE DATABASE \"{name}\""))
+                .execute(&mut connection)
+                .await
+                .expect("create test database");
         }
 
         let mut url = url::Url::parse(&admin_url).expect("GATEWAY_TEST_POSTGRES_URL is a URL");
@@ -181,12 +200,16 @@ impl TestApp {
         settings.google.gmail_base_url = emulator.gmail_base_url();
         settings.google.request_timeout_seconds = 10;
         settings.security.admin_api_key = Some(SecretString::from(admin_key.clone()));
-        settings.security.master_keys = vec![SecretString::from(format!("test:{}", base64_32_bytes()))];
-        settings.security.api_key_secret = Some(SecretString::from("test-api-key-secret".to_owned()));
+        settings.security.master_keys =
+            vec![SecretString::from(format!("test:{}", base64_32_bytes()))];
+        settings.security.api_key_secret =
+            Some(SecretString::from("test-api-key-secret".to_owned()));
 
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind port 0");
         let address = format!("http://{}", listener.local_addr().expect("local address"));
-        let state = workspace_gateway::startup::build_state(settings).await.expect("gateway state builds");
+        let state = workspace_gateway::startup::build_state(settings)
+            .await
+            .expect("gateway state builds");
 
         let (shutdown, stopped) = tokio::sync::oneshot::channel::<()>();
         let server_state = state.clone();
@@ -199,7 +222,10 @@ impl TestApp {
 
         TestApp {
             address,
-            client: reqwest::Client::builder().timeout(std::time::Duration::from_secs(60)).build().expect("HTTP client"),
+            client: reqwest::Client::builder()
+                .timeout(std::time::Duration::from_secs(60))
+                .build()
+                .expect("HTTP client"),
             admin_key,
             emulator,
             state,
@@ -214,8 +240,17 @@ impl TestApp {
     }
 
     /// Sends a request with `key`.
-    pub async fn request_as(&self, key: &str, method: Method, path: &str, body: Option<Value>) -> Response {
-        let mut builder = self.client.request(method, format!("{}{}", self.address, path)).bearer_auth(key);
+    pub async fn request_as(
+        &self,
+        key: &str,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> Response {
+        let mut builder = self
+            .client
+            .request(method, format!("{}{}", self.address, path))
+            .bearer_auth(key);
         if let Some(body) = body {
             builder = builder.json(&body);
         }
@@ -258,8 +293,11 @@ impl TestApp {
         let domain = format!("{brokerage_id}.example");
         let agent = format!("agent@{domain}");
         let test_user = format!("it-test@{domain}");
-        self.emulator.create_domain(&domain, &[test_user.as_str(), agent.as_str()]);
-        let account = self.emulator.create_service_account(&format!("{brokerage_id}-project"));
+        self.emulator
+            .create_domain(&domain, &[test_user.as_str(), agent.as_str()]);
+        let account = self
+            .emulator
+            .create_service_account(&format!("{brokerage_id}-project"));
         if !scopes.is_empty() {
             self.emulator.delegate(&domain, &account.client_id, scopes);
         }
@@ -286,7 +324,12 @@ impl TestApp {
     }
 
     pub async fn upload_key(&self, brokerage_id: &str, key_json: &Value) -> Value {
-        let response = self.put(&format!("/v1/brokerages/{brokerage_id}/credentials"), key_json.clone()).await;
+        let response = self
+            .put(
+                &format!("/v1/brokerages/{brokerage_id}/credentials"),
+                key_json.clone(),
+            )
+            .await;
         let status = response.status();
         let body: Value = response.json().await.expect("credentials JSON");
         assert_eq!(status, StatusCode::CREATED, "key uploaded: {body}");
@@ -294,8 +337,18 @@ impl TestApp {
     }
 
     pub async fn enroll(&self, brokerage_id: &str, email: &str) {
-        let response = self.request(Method::PUT, &format!("/v1/brokerages/{brokerage_id}/users/{email}"), None).await;
-        assert!(response.status().is_success(), "user enrolled: {}", response.status());
+        let response = self
+            .request(
+                Method::PUT,
+                &format!("/v1/brokerages/{brokerage_id}/users/{email}"),
+                None,
+            )
+            .await;
+        assert!(
+            response.status().is_success(),
+            "user enrolled: {}",
+            response.status()
+        );
     }
 
     /// Creates an API key and returns its secret.
@@ -349,10 +402,23 @@ fn base64_32_bytes() -> String {
 /// Reads a problem response and checks its status, content type and code.
 pub async fn assert_problem(response: Response, status: StatusCode, code: &str) -> Value {
     assert_eq!(response.status(), status, "status of the {code} problem");
-    let content_type = response.headers().get("content-type").and_then(|value| value.to_str().ok()).unwrap_or_default().to_owned();
-    assert_eq!(content_type, "application/problem+json", "content type of the {code} problem");
+    let content_type = response
+        .headers()
+        .get("content-type")
+        .and_then(|value| value.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    assert_eq!(
+        content_type, "application/problem+json",
+        "content type of the {code} problem"
+    );
     let body: Value = response.json().await.expect("problem JSON");
     assert_eq!(body["code"], code, "problem code in {body}");
-    assert!(body["detail"].as_str().is_some_and(|detail| !detail.is_empty()), "problem detail in {body}");
+    assert!(
+        body["detail"]
+            .as_str()
+            .is_some_and(|detail| !detail.is_empty()),
+        "problem detail in {body}"
+    );
     body
 }

@@ -6,7 +6,13 @@ use serde_json::{json, Value};
 use crate::db_tests;
 use crate::helpers::{assert_problem, TestApp};
 
-db_tests!(bad_keys_are_rejected, unknown_brokerage_is_404, users_outside_domains_rejected, malformed_json_rejected, invalid_brokerage_fields_rejected);
+db_tests!(
+    bad_keys_are_rejected,
+    unknown_brokerage_is_404,
+    users_outside_domains_rejected,
+    malformed_json_rejected,
+    invalid_brokerage_fields_rejected
+);
 
 /// Key files of every wrong kind, each with the code it must produce.
 fn bad_key_files(good: &Value) -> Vec<(&'static str, Value, &'static str)> {
@@ -14,7 +20,11 @@ fn bad_key_files(good: &Value) -> Vec<(&'static str, Value, &'static str)> {
     let mut cases = Vec::new();
 
     cases.push(("OAuth installed client", json!({ "installed": { "client_id": "123.apps.googleusercontent.com", "client_secret": "x" } }), "oauth_client_file"));
-    cases.push(("OAuth web client", json!({ "web": { "client_id": "123.apps.googleusercontent.com" } }), "oauth_client_file"));
+    cases.push((
+        "OAuth web client",
+        json!({ "web": { "client_id": "123.apps.googleusercontent.com" } }),
+        "oauth_client_file",
+    ));
     cases.push(("user credential", json!({ "type": "authorized_user", "client_id": "1", "client_secret": "x", "refresh_token": "y" }), "authorized_user_file"));
 
     let mut api_key = good.clone();
@@ -26,7 +36,8 @@ fn bad_key_files(good: &Value) -> Vec<(&'static str, Value, &'static str)> {
     cases.push(("text as private key", garbage, "invalid_private_key"));
 
     let mut truncated = good.clone();
-    truncated["private_key"] = json!(pem[..pem.len() / 2].to_owned() + "\n-----END PRIVATE KEY-----\n");
+    truncated["private_key"] =
+        json!(pem[..pem.len() / 2].to_owned() + "\n-----END PRIVATE KEY-----\n");
     cases.push(("truncated private key", truncated, "invalid_private_key"));
 
     for field in ["client_email", "client_id", "private_key_id", "token_uri"] {
@@ -54,11 +65,22 @@ async fn bad_keys_are_rejected(app: TestApp) {
     for (name, body, code) in bad_key_files(&workspace.key_json) {
         let response = app.put("/v1/brokerages/acme/credentials", body).await;
         let problem = assert_problem(response, StatusCode::UNPROCESSABLE_ENTITY, code).await;
-        assert!(problem["detail"].as_str().unwrap().len() > 20, "{name}: detail explains the fix");
+        assert!(
+            problem["detail"].as_str().unwrap().len() > 20,
+            "{name}: detail explains the fix"
+        );
     }
 
-    let credentials: Value = app.get("/v1/brokerages/acme/credentials").await.json().await.unwrap();
-    assert!(credentials["active"].is_null(), "nothing stored: {credentials}");
+    let credentials: Value = app
+        .get("/v1/brokerages/acme/credentials")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert!(
+        credentials["active"].is_null(),
+        "nothing stored: {credentials}"
+    );
     assert_eq!(credentials["credential_status"], "none");
 }
 
@@ -66,32 +88,66 @@ async fn unknown_brokerage_is_404(app: TestApp) {
     for (method, path) in [
         (Method::GET, "/v1/brokerages/nobody"),
         (Method::GET, "/v1/brokerages/nobody/credentials"),
-        (Method::PUT, "/v1/brokerages/nobody/users/agent@nobody.example"),
-        (Method::GET, "/v1/brokerages/nobody/users/agent@nobody.example/contacts"),
+        (
+            Method::PUT,
+            "/v1/brokerages/nobody/users/agent@nobody.example",
+        ),
+        (
+            Method::GET,
+            "/v1/brokerages/nobody/users/agent@nobody.example/contacts",
+        ),
         (Method::DELETE, "/v1/brokerages/nobody"),
     ] {
         let response = app.request(method, path, None).await;
         assert_problem(response, StatusCode::NOT_FOUND, "brokerage_not_found").await;
     }
 
-    let response = app.put("/v1/brokerages/nobody/credentials", json!({ "type": "service_account" })).await;
+    let response = app
+        .put(
+            "/v1/brokerages/nobody/credentials",
+            json!({ "type": "service_account" }),
+        )
+        .await;
     assert_problem(response, StatusCode::NOT_FOUND, "brokerage_not_found").await;
 }
 
 async fn users_outside_domains_rejected(app: TestApp) {
     let workspace = app.onboard("acme").await;
 
-    let response = app.request(Method::PUT, "/v1/brokerages/acme/users/agent@other-brokerage.example", None).await;
+    let response = app
+        .request(
+            Method::PUT,
+            "/v1/brokerages/acme/users/agent@other-brokerage.example",
+            None,
+        )
+        .await;
     assert_problem(response, StatusCode::BAD_REQUEST, "user_outside_domains").await;
 
-    let response = app.request(Method::PUT, "/v1/brokerages/acme/users/not-an-address", None).await;
+    let response = app
+        .request(
+            Method::PUT,
+            "/v1/brokerages/acme/users/not-an-address",
+            None,
+        )
+        .await;
     assert_problem(response, StatusCode::BAD_REQUEST, "invalid_email").await;
 
-    let response = app.get("/v1/brokerages/acme/users/other@acme.example/contacts").await;
+    let response = app
+        .get("/v1/brokerages/acme/users/other@acme.example/contacts")
+        .await;
     assert_problem(response, StatusCode::NOT_FOUND, "user_not_found").await;
 
-    let users: Value = app.get("/v1/brokerages/acme/users").await.json().await.unwrap();
-    assert_eq!(users["items"].as_array().unwrap().len(), 1, "only the agent is enrolled: {users}");
+    let users: Value = app
+        .get("/v1/brokerages/acme/users")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        users["items"].as_array().unwrap().len(),
+        1,
+        "only the agent is enrolled: {users}"
+    );
     assert_eq!(users["items"][0]["email"], workspace.agent.as_str());
 }
 
@@ -107,25 +163,60 @@ async fn malformed_json_rejected(app: TestApp) {
         .unwrap();
     assert_problem(response, StatusCode::BAD_REQUEST, "malformed_json").await;
 
-    let response = app.put("/v1/brokerages/acme", json!({ "display_name": 5 })).await;
+    let response = app
+        .put("/v1/brokerages/acme", json!({ "display_name": 5 }))
+        .await;
     assert_problem(response, StatusCode::UNPROCESSABLE_ENTITY, "invalid_body").await;
 
-    assert_problem(app.get("/v1/brokerages/acme").await, StatusCode::NOT_FOUND, "brokerage_not_found").await;
+    assert_problem(
+        app.get("/v1/brokerages/acme").await,
+        StatusCode::NOT_FOUND,
+        "brokerage_not_found",
+    )
+    .await;
 }
 
 async fn invalid_brokerage_fields_rejected(app: TestApp) {
     let cases = [
-        ("/v1/brokerages/Bad_Id", json!({ "display_name": "A", "domains": ["a.example"], "test_user": "t@a.example" }), "invalid_brokerage_id"),
-        ("/v1/brokerages/acme", json!({ "display_name": " ", "domains": ["a.example"], "test_user": "t@a.example" }), "invalid_display_name"),
-        ("/v1/brokerages/acme", json!({ "display_name": "A", "domains": [], "test_user": "t@a.example" }), "invalid_domains"),
-        ("/v1/brokerages/acme", json!({ "display_name": "A", "domains": ["not a domain"], "test_user": "t@a.example" }), "invalid_domains"),
-        ("/v1/brokerages/acme", json!({ "display_name": "A", "domains": ["a.example"], "test_user": "t@b.example" }), "user_outside_domains"),
-        ("/v1/brokerages/acme", json!({ "display_name": "A", "domains": ["a.example"], "test_user": "t@a.example", "contacts_scope": "https://example.com/scope" }), "invalid_contacts_scope"),
+        (
+            "/v1/brokerages/Bad_Id",
+            json!({ "display_name": "A", "domains": ["a.example"], "test_user": "t@a.example" }),
+            "invalid_brokerage_id",
+        ),
+        (
+            "/v1/brokerages/acme",
+            json!({ "display_name": " ", "domains": ["a.example"], "test_user": "t@a.example" }),
+            "invalid_display_name",
+        ),
+        (
+            "/v1/brokerages/acme",
+            json!({ "display_name": "A", "domains": [], "test_user": "t@a.example" }),
+            "invalid_domains",
+        ),
+        (
+            "/v1/brokerages/acme",
+            json!({ "display_name": "A", "domains": ["not a domain"], "test_user": "t@a.example" }),
+            "invalid_domains",
+        ),
+        (
+            "/v1/brokerages/acme",
+            json!({ "display_name": "A", "domains": ["a.example"], "test_user": "t@b.example" }),
+            "user_outside_domains",
+        ),
+        (
+            "/v1/brokerages/acme",
+            json!({ "display_name": "A", "domains": ["a.example"], "test_user": "t@a.example", "contacts_scope": "https://example.com/scope" }),
+            "invalid_contacts_scope",
+        ),
     ];
     for (path, body, code) in cases {
         assert_problem(app.put(path, body).await, StatusCode::BAD_REQUEST, code).await;
     }
 
     let listed: Value = app.get("/v1/brokerages").await.json().await.unwrap();
-    assert_eq!(listed["items"].as_array().unwrap().len(), 0, "nothing stored: {listed}");
+    assert_eq!(
+        listed["items"].as_array().unwrap().len(),
+        0,
+        "nothing stored: {listed}"
+    );
 }

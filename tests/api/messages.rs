@@ -72,7 +72,7 @@ fn header(response: &Response, name: &str) -> Option<String> {
         .map(str::to_owned)
 }
 
-/// A valid one-recipient text message.
+/// Builds a valid text message to one recipient.
 fn plain_message(subject: &str) -> Value {
     json!({
         "to": [{ "email": "jane.buyer@example.com", "name": "Jane Buyer" }],
@@ -345,7 +345,7 @@ async fn missing_delegation_retry(app: TestApp) {
     assert_eq!(record["gmail_message_id"], sent[0].id.as_str());
 }
 
-/// A valid message with an attachment, for the invalid-field table.
+/// Builds a valid message with one attachment, which the invalid-field table edits.
 fn message_with_attachment() -> Value {
     json!({
         "to": [{ "email": "jane.buyer@example.com", "name": "Jane Buyer" }],
@@ -536,8 +536,8 @@ async fn revoked_key_new_key(app: TestApp) {
     let revoked = app.delete("/v1/brokerages/acme/credentials").await;
     assert_eq!(revoked.status(), StatusCode::NO_CONTENT);
 
-    let refused = send(&app, &workspace, Some(key), &body).await;
-    assert_problem(refused, StatusCode::CONFLICT, "credentials_revoked").await;
+    let rejected = send(&app, &workspace, Some(key), &body).await;
+    assert_problem(rejected, StatusCode::CONFLICT, "credentials_revoked").await;
     assert!(app.emulator.sent_messages(&workspace.agent).is_empty());
 
     // The old key is deleted in the emulator, so only the new key can send.
@@ -582,7 +582,7 @@ async fn logs_omit_content(app: TestApp) {
 
     let sent = send(&app, &workspace, Some("logs-sent"), &body).await;
     let record = json_with_status(sent, StatusCode::CREATED).await;
-    // A failed send takes the error paths, which log more.
+    // A send with an unknown outcome also runs the error paths, which log Gmail's failure.
     inject_gmail_fault(&app, &workspace, 503, None).await;
     let unknown = send(&app, &workspace, Some("logs-unknown"), &body).await;
     assert_problem(unknown, StatusCode::BAD_GATEWAY, "send_outcome_unknown").await;

@@ -25,13 +25,23 @@ async fn committed_openapi_matches_code() {
 async fn gateway_serves_openapi_and_swagger_ui() {
     let app = TestApp::spawn_sqlite().await;
 
-    let document = app.client.get(format!("{}/openapi.json", app.address)).send().await.unwrap();
+    let document = app
+        .client
+        .get(format!("{}/openapi.json", app.address))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(document.status(), StatusCode::OK);
     let document: serde_json::Value = document.json().await.unwrap();
     assert!(document["paths"]["/v1/brokerages/{brokerage_id}/credentials"].is_object());
     assert!(document["components"]["securitySchemes"]["bearer"].is_object());
 
-    let page = app.client.get(format!("{}/docs/", app.address)).send().await.unwrap();
+    let page = app
+        .client
+        .get(format!("{}/docs/", app.address))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(page.status(), StatusCode::OK);
     assert!(page.text().await.unwrap().contains("swagger-ui"));
 }

@@ -20,8 +20,19 @@ fn pem_fragments(pem: &str) -> Vec<String> {
 
 async fn dump_database(app: &TestApp) -> String {
     let mut dump = String::new();
-    for table in ["brokerages", "credentials", "users", "api_keys", "messages", "verifications", "audit_log"] {
-        let rows = sqlx::query(&format!("SELECT * FROM {table}")).fetch_all(app.state.db.pool()).await.expect("table reads");
+    for table in [
+        "brokerages",
+        "credentials",
+        "users",
+        "api_keys",
+        "messages",
+        "verifications",
+        "audit_log",
+    ] {
+        let rows = sqlx::query(&format!("SELECT * FROM {table}"))
+            .fetch_all(app.state.db.pool())
+            .await
+            .expect("table reads");
         for row in rows {
             for column in row.columns() {
                 let index = column.ordinal();
@@ -45,14 +56,36 @@ async fn secrets_never_leak(app: TestApp) {
     let service_key = app.api_key("service", Some("acme")).await;
     for (method, path, body) in [
         (Method::GET, format!("{agent}/contacts"), None),
-        (Method::GET, format!("{agent}/events?from=2027-01-01T00:00:00Z&to=2027-02-01T00:00:00Z"), None),
-        (Method::POST, format!("{agent}/messages"), Some(json!({ "to": [{ "email": "buyer@example.com" }], "subject": "Hello", "text_body": "Hi" }))),
-        (Method::GET, "/v1/brokerages/acme/credentials".to_owned(), None),
+        (
+            Method::GET,
+            format!("{agent}/events?from=2027-01-01T00:00:00Z&to=2027-02-01T00:00:00Z"),
+            None,
+        ),
+        (
+            Method::POST,
+            format!("{agent}/messages"),
+            Some(
+                json!({ "to": [{ "email": "buyer@example.com" }], "subject": "Hello", "text_body": "Hi" }),
+            ),
+        ),
+        (
+            Method::GET,
+            "/v1/brokerages/acme/credentials".to_owned(),
+            None,
+        ),
         (Method::GET, "/v1/api-keys".to_owned(), None),
-        (Method::GET, "/v1/brokerages/acme/audit-log".to_owned(), None),
+        (
+            Method::GET,
+            "/v1/brokerages/acme/audit-log".to_owned(),
+            None,
+        ),
     ] {
         let response = app.request(method, &path, body).await;
-        assert!(response.status().is_success(), "{path}: {}", response.status());
+        assert!(
+            response.status().is_success(),
+            "{path}: {}",
+            response.status()
+        );
         responses.push_str(&response.text().await.unwrap());
     }
 
@@ -63,12 +96,18 @@ async fn secrets_never_leak(app: TestApp) {
     assert_eq!(rejected.status(), StatusCode::UNPROCESSABLE_ENTITY);
     responses.push_str(&rejected.text().await.unwrap());
 
-    let key = workspace_gateway::credentials::active_key(&app.state, "acme").await.expect("active key");
+    let key = workspace_gateway::credentials::active_key(&app.state, "acme")
+        .await
+        .expect("active key");
     let access_token = app
         .state
         .google
         .tokens()
-        .token(&key, &workspace.agent, "https://www.googleapis.com/auth/contacts")
+        .token(
+            &key,
+            &workspace.agent,
+            "https://www.googleapis.com/auth/contacts",
+        )
         .await
         .expect("cached access token");
     let access_token = secrecy::ExposeSecret::expose_secret(access_token.secret()).to_owned();
@@ -84,8 +123,17 @@ async fn secrets_never_leak(app: TestApp) {
     let logs = captured_logs();
     for secret in &secrets {
         let shown = &secret[..8.min(secret.len())];
-        assert!(!responses.contains(secret.as_str()), "a response contains the secret starting {shown}");
-        assert!(!database.contains(secret.as_str()), "the database contains the secret starting {shown}");
-        assert!(!logs.contains(secret.as_str()), "the logs contain the secret starting {shown}");
+        assert!(
+            !responses.contains(secret.as_str()),
+            "a response contains the secret starting {shown}"
+        );
+        assert!(
+            !database.contains(secret.as_str()),
+            "the database contains the secret starting {shown}"
+        );
+        assert!(
+            !logs.contains(secret.as_str()),
+            "the logs contain the secret starting {shown}"
+        );
     }
 }

@@ -42,8 +42,10 @@ db_tests!(
     revoked_key_blocks_calls,
     revocation_during_run_changes_nothing,
     revocation_racing_a_run_leaves_all_revoked,
+    replaced_key_run_is_discarded,
     concurrent_verifications_rotate_once,
     reencrypted_keys_still_verify,
+    slow_google_hits_time_limit,
     contact_lists_survive_key_swap,
 );
 
@@ -982,6 +984,38 @@ async fn revocation_during_run_changes_nothing(app: TestApp) {
     assert_problem(response, StatusCode::NOT_FOUND, "verification_not_found").await;
 }
 
+/// A run whose pending key was replaced by a newer upload stores nothing and
+/// activates nothing.
+async fn replaced_key_run_is_discarded(app: TestApp) {
+    let workspace = app.onboard("acme").await;
+    let finished = verify(&app, "acme", json!({})).await;
+    upload_second_key(&app, &workspace).await;
+
+    let mut report: VerificationReport = serde_json::from_value(finished).expect("report parses");
+    report.id = "run-overtaken-by-upload".to_owned();
+    report.credential_version = 2;
+    report.credential_state = "pending".to_owned();
+    report.key_activated = true;
+
+    let third = app
+        .emulator
+        .add_service_account_key(&workspace.client_id)
+        .expect("third key");
+    app.upload_key("acme", &third.key_json).await;
+    let committed = verification_store::commit(&app.state.db, "acme", &mut report, None)
+        .await
+        .expect("commit runs");
+
+    assert_eq!(committed, Committed::KeyReplaced);
+    let saved = credentials(&app, "acme").await;
+    assert_eq!(saved["active"]["version"], 1, "{saved}");
+    assert_eq!(saved["pending"]["version"], 3, "{saved}");
+    let response = app
+        .get("/v1/brokerages/acme/verifications/run-overtaken-by-upload")
+        .await;
+    assert_problem(response, StatusCode::NOT_FOUND, "verification_not_found").await;
+}
+
 /// Sends a verification and a revocation together. Whichever commits first,
 /// the brokerage ends with every key revoked and no Google call succeeds.
 async fn revocation_racing_a_run_leaves_all_revoked(app: TestApp) {
@@ -1079,14 +1113,8 @@ async fn reencrypted_keys_still_verify(app: TestApp) {
     let only_new = workspace_gateway::startup::build_state(settings)
         .await
         .expect("state with the new master key");
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind port 0");
-    let address = format!("http://{}", listener.local_addr().unwrap());
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(workspace_gateway::launch(listener, only_new, async {
-        let _ = stopped.await;
-    }));
+    let second = SecondGateway::start(only_new).await;
+    let address = second.address.clone();
 
     let response = app
         .client
@@ -1109,8 +1137,125 @@ async fn reencrypted_keys_still_verify(app: TestApp) {
         .unwrap();
     assert_eq!(contacts.status(), StatusCode::OK);
 
-    let _ = stop.send(());
-    let _ = server.await;
+    second.stop().await;
+}
+
+/// Another gateway on port 0 over the same database, for settings the test
+/// app does not have.
+struct SecondGateway {
+    address: String,
+    stop: tokio::sync::oneshot::Sender<()>,
+    server: tokio::task::JoinHandle<anyhow::Result<()>>,
+}
+
+impl SecondGateway {
+    async fn start(state: workspace_gateway::state::AppState) -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind port 0");
+        let address = format!("http://{}", listener.local_addr().expect("local address"));
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let server = tokio::spawn(workspace_gateway::launch(listener, state, async {
+            let _ = stopped.await;
+        }));
+        Self {
+            address,
+            stop,
+            server,
+        }
+    }
+
+    async fn stop(self) {
+        let _ = self.stop.send(());
+        let _ = self.server.await;
+    }
+}
+
+/// A token endpoint that never responds bounds the run by its time limit: the
+/// clock check fails, later checks are skipped, and the report is stored.
+async fn slow_google_hits_time_limit(app: TestApp) {
+    let workspace = app.workspace("acme", &ALL_SCOPES);
+    app.create_brokerage(&workspace).await;
+
+    // Accepts connections and never responds. The test aborts the task at its end.
+    let silent = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind port 0");
+    let silent_uri = format!(
+        "http://{}/token",
+        silent.local_addr().expect("local address")
+    );
+    let silent_server = tokio::spawn(async move {
+        let mut open = Vec::new();
+        while let Ok((stream, _)) = silent.accept().await {
+            open.push(stream);
+        }
+    });
+    let mut key_json = workspace.key_json.clone();
+    key_json["token_uri"] = json!(silent_uri);
+    app.upload_key("acme", &key_json).await;
+
+    // A 6 s request timeout leaves the verification 1 s.
+    let mut settings = (*app.state.settings).clone();
+    settings.http.request_timeout_seconds = 6;
+    let state = workspace_gateway::startup::build_state(settings)
+        .await
+        .expect("state with a short timeout");
+    let second = SecondGateway::start(state).await;
+
+    let started = std::time::Instant::now();
+    let response = app
+        .client
+        .post(format!(
+            "{}/v1/brokerages/acme/verifications",
+            second.address
+        ))
+        .bearer_auth(&app.admin_key)
+        .json(&json!({}))
+        .send()
+        .await
+        .expect("second gateway reachable");
+    let elapsed = started.elapsed();
+    second.stop().await;
+    silent_server.abort();
+
+    assert_eq!(response.status(), StatusCode::CREATED);
+    let report: Value = response.json().await.unwrap();
+    assert!(
+        elapsed < std::time::Duration::from_secs(5),
+        "took {elapsed:?}"
+    );
+    assert_eq!(report["outcome"], "verification_failed", "{report}");
+    assert_eq!(failed(&report), ["clock"], "{report}");
+    assert!(
+        check(&report, "clock")["evidence"]
+            .as_str()
+            .unwrap()
+            .contains("could not be reached"),
+        "{report}"
+    );
+    for name in [
+        "delegation.calendar",
+        "delegation.gmail",
+        "delegation.contacts",
+        "contacts_scope",
+    ] {
+        assert_eq!(status_of(&report, name), "skipped", "{name}");
+        assert!(
+            check(&report, name)["evidence"]
+                .as_str()
+                .unwrap()
+                .contains("time limit of 1 s"),
+            "{report}"
+        );
+    }
+    let stored = app
+        .get(&format!(
+            "/v1/brokerages/acme/verifications/{}",
+            report["id"].as_str().unwrap()
+        ))
+        .await;
+    assert_eq!(stored.status(), StatusCode::OK);
 }
 
 fn base64_key() -> String {
