@@ -95,6 +95,10 @@ pub async fn build_state(settings: Settings) -> anyhow::Result<AppState> {
         vault: Arc::new(vault),
         google: Arc::new(google),
         api_key_hasher: Arc::new(hasher),
+        parsed_keys: moka::sync::Cache::builder()
+            .max_capacity(10_000)
+            .time_to_idle(Duration::from_secs(3600))
+            .build(),
     })
 }
 

@@ -20,4 +20,12 @@ pub struct AppState {
     pub google: Arc<GoogleClients>,
     /// HMAC key that hashes API key secrets before storage and lookup.
     pub api_key_hasher: Arc<crate::auth::ApiKeyHasher>,
+    /// Parsed service-account keys by (brokerage, version, nonce of the sealed
+    /// bytes), so a request skips decryption and parsing. An entry is used only
+    /// after the database confirmed that key as active.
+    pub parsed_keys: ParsedKeyCache,
 }
+
+/// Cache of parsed service-account keys; see [`AppState::parsed_keys`].
+pub type ParsedKeyCache =
+    moka::sync::Cache<(String, i64, Vec<u8>), Arc<yup_oauth2::ServiceAccountKey>>;

@@ -282,7 +282,7 @@ async fn delete_brokerage(
         return Err(super::not_found(&brokerage_id));
     }
 
-    state.google.tokens().invalidate_brokerage(&brokerage_id);
+    crate::credentials::forget_brokerage(&state, &brokerage_id);
     tracing::info!(brokerage_id = %brokerage_id, "brokerage deleted");
     Ok(StatusCode::NO_CONTENT)
 }

@@ -8,7 +8,8 @@ use crate::storage::{now_rfc3339, Db, StorageError, StorageResult};
 
 const COLUMNS: &str = "id, display_name, domains, test_user, contacts_scope, credential_status, last_verified_at, created_at, updated_at";
 
-fn from_row(row: &AnyRow) -> StorageResult<Brokerage> {
+/// Reads a brokerage from a row holding at least [`COLUMNS`] (unprefixed).
+pub(crate) fn from_row(row: &AnyRow) -> StorageResult<Brokerage> {
     let domains: String = row.try_get("domains")?;
     let domains = serde_json::from_str(&domains)
         .map_err(|error| StorageError::Database(sqlx::Error::Decode(Box::new(error))))?;

@@ -27,8 +27,8 @@ pub struct UserContacts<'a> {
 impl<'a> UserContacts<'a> {
     /// Checks that the user is enrolled and loads the brokerage's key and scope.
     pub async fn open(state: &'a AppState, brokerage_id: &str, raw_email: &str) -> ApiResult<Self> {
-        let user = crate::users::require_enrolled(state, brokerage_id, raw_email).await?;
-        let key = crate::credentials::active_key(state, brokerage_id).await?;
+        let (user, key) =
+            crate::credentials::enrolled_with_key(state, brokerage_id, raw_email).await?;
         let scope = user
             .brokerage
             .contacts_scope_or(&state.settings.google.default_contacts_scope)

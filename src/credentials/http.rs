@@ -121,7 +121,7 @@ async fn upload_credentials(
     })?;
 
     if has_active && new_state == "active" {
-        state.google.tokens().invalidate_brokerage(&brokerage_id);
+        crate::credentials::forget_brokerage(&state, &brokerage_id);
     }
     record_upload(&state, &brokerage_id, &caller, &metadata, has_active).await?;
 
@@ -233,7 +233,7 @@ async fn revoke_credentials(
     crate::brokerages::require(&state.db, &brokerage_id).await?;
 
     let revoked = store::revoke_all(&state.db, &brokerage_id).await?;
-    state.google.tokens().invalidate_brokerage(&brokerage_id);
+    crate::credentials::forget_brokerage(&state, &brokerage_id);
     if revoked == 0 {
         return Err(ApiError::not_found(
             "credentials_missing",

@@ -18,6 +18,7 @@ use utoipa::ToSchema;
 use crate::error::ApiError;
 use crate::google::scopes;
 use crate::state::AppState;
+use crate::users::EnrolledUser;
 
 /// The decrypted key of a brokerage, held only in memory to sign token requests.
 #[derive(Clone)]
@@ -110,25 +111,114 @@ pub async fn active_key(state: &AppState, brokerage_id: &str) -> Result<Delegate
     let Some(row) = store::active(&state.db, brokerage_id).await? else {
         return Err(missing_or_revoked(state, brokerage_id).await);
     };
+    let metadata = &row.metadata;
+    open_key(
+        state,
+        brokerage_id,
+        metadata.version,
+        &metadata.client_id,
+        &metadata.client_email,
+        &metadata.token_uri,
+        &row.sealed,
+    )
+}
 
-    let plaintext = state
-        .vault
-        .open(brokerage_id, row.metadata.version, &row.sealed)
-        .map_err(ApiError::internal)?;
-    let key: yup_oauth2::ServiceAccountKey = serde_json::from_slice(&plaintext).map_err(|_| {
-        // The serde error may quote key material, so it is not kept.
-        ApiError::internal(anyhow::anyhow!(
-            "stored key file of brokerage {brokerage_id} does not parse"
-        ))
-    })?;
+/// Checks that `raw_email` is enrolled in the brokerage and loads its active
+/// key with one query, for the per-request path of contacts and events. Errors
+/// are the same as [`crate::users::require_enrolled`] then [`active_key`].
+pub async fn enrolled_with_key(
+    state: &AppState,
+    brokerage_id: &str,
+    raw_email: &str,
+) -> Result<(EnrolledUser, DelegatedKey), ApiError> {
+    let Some(email) = crate::validate::normalize_email(raw_email) else {
+        // The slow path produces the right error for this address.
+        let user = crate::users::require_enrolled(state, brokerage_id, raw_email).await?;
+        let key = active_key(state, brokerage_id).await?;
+        return Ok((user, key));
+    };
+
+    let Some(context) = store::request_context(&state.db, brokerage_id, &email).await? else {
+        return Err(crate::brokerages::not_found(brokerage_id));
+    };
+    let email = crate::users::address_in_brokerage(&context.brokerage, &email)?;
+    if !context.enrolled {
+        return Err(crate::users::not_found(&email));
+    }
+    let Some(active) = context.active else {
+        return Err(missing_or_revoked(state, brokerage_id).await);
+    };
+
+    let key = open_key(
+        state,
+        brokerage_id,
+        active.version,
+        &active.client_id,
+        &active.client_email,
+        &active.token_uri,
+        &active.sealed,
+    )?;
+    let user = EnrolledUser {
+        brokerage: context.brokerage,
+        email,
+    };
+    Ok((user, key))
+}
+
+/// Drops the brokerage's parsed keys and cached access tokens from memory,
+/// after revocation, rotation or deletion.
+pub fn forget_brokerage(state: &AppState, brokerage_id: &str) {
+    let stale: Vec<_> = state
+        .parsed_keys
+        .iter()
+        .filter(|(key, _)| key.0 == brokerage_id)
+        .map(|(key, _)| key)
+        .collect();
+    for key in stale {
+        state.parsed_keys.invalidate(key.as_ref());
+    }
+    state.google.tokens().invalidate_brokerage(brokerage_id);
+}
+
+/// Opens a sealed key file, reusing the parsed key of an earlier request when
+/// the same sealed bytes were opened before.
+fn open_key(
+    state: &AppState,
+    brokerage_id: &str,
+    version: i64,
+    client_id: &str,
+    client_email: &str,
+    token_uri: &str,
+    sealed: &vault::Sealed,
+) -> Result<DelegatedKey, ApiError> {
+    let cache_key = (brokerage_id.to_owned(), version, sealed.nonce.clone());
+    let key = match state.parsed_keys.get(&cache_key) {
+        Some(key) => key,
+        None => {
+            let plaintext = state
+                .vault
+                .open(brokerage_id, version, sealed)
+                .map_err(ApiError::internal)?;
+            let key: yup_oauth2::ServiceAccountKey =
+                serde_json::from_slice(&plaintext).map_err(|_| {
+                    // The serde error may quote key material, so it is not kept.
+                    ApiError::internal(anyhow::anyhow!(
+                        "stored key file of brokerage {brokerage_id} does not parse"
+                    ))
+                })?;
+            let key = Arc::new(key);
+            state.parsed_keys.insert(cache_key, key.clone());
+            key
+        }
+    };
 
     Ok(DelegatedKey {
         brokerage_id: brokerage_id.to_owned(),
-        version: row.metadata.version,
-        client_id: row.metadata.client_id,
-        client_email: row.metadata.client_email,
-        token_uri: row.metadata.token_uri,
-        key: Arc::new(key),
+        version,
+        client_id: client_id.to_owned(),
+        client_email: client_email.to_owned(),
+        token_uri: token_uri.to_owned(),
+        key,
     })
 }
 

@@ -347,3 +347,74 @@ pub async fn state_of_in(
         .await?;
     Ok(row.map(|row| row.try_get("state")).transpose()?)
 }
+
+/// The active key of a request context.
+pub struct ActiveKey {
+    /// Credential version.
+    pub version: i64,
+    /// Numeric client ID.
+    pub client_id: String,
+    /// Service account address.
+    pub client_email: String,
+    /// Token endpoint.
+    pub token_uri: String,
+    /// The sealed key file.
+    pub sealed: Sealed,
+}
+
+/// What a contacts or events request needs, read in one query.
+pub struct RequestContext {
+    /// The brokerage.
+    pub brokerage: crate::brokerages::Brokerage,
+    /// Whether the requested address is enrolled.
+    pub enrolled: bool,
+    /// The active key, if any.
+    pub active: Option<ActiveKey>,
+}
+
+/// Reads the brokerage, whether `email` is enrolled in it, and its active key.
+pub async fn request_context(
+    db: &Db,
+    brokerage_id: &str,
+    email: &str,
+) -> StorageResult<Option<RequestContext>> {
+    let row = sqlx::query(
+        "SELECT b.id, b.display_name, b.domains, b.test_user, b.contacts_scope, b.credential_status, b.last_verified_at, b.created_at, b.updated_at, \
+                u.email AS enrolled_email, c.version, c.client_id, c.client_email, c.token_uri, c.master_key_id, c.nonce, c.ciphertext \
+         FROM brokerages b \
+         LEFT JOIN users u ON u.brokerage_id = b.id AND u.email = $2 \
+         LEFT JOIN credentials c ON c.brokerage_id = b.id AND c.state = 'active' \
+         WHERE b.id = $1",
+    )
+    .bind(brokerage_id)
+    .bind(email)
+    .fetch_optional(db.pool())
+    .await?;
+
+    let Some(row) = row else {
+        return Ok(None);
+    };
+    let brokerage = crate::brokerages::store::from_row(&row)?;
+    let enrolled = row
+        .try_get::<Option<String>, _>("enrolled_email")?
+        .is_some();
+    let active = match row.try_get::<Option<i64>, _>("version")? {
+        Some(version) => Some(ActiveKey {
+            version,
+            client_id: row.try_get("client_id")?,
+            client_email: row.try_get("client_email")?,
+            token_uri: row.try_get("token_uri")?,
+            sealed: Sealed {
+                master_key_id: row.try_get("master_key_id")?,
+                nonce: row.try_get("nonce")?,
+                ciphertext: row.try_get("ciphertext")?,
+            },
+        }),
+        None => None,
+    };
+    Ok(Some(RequestContext {
+        brokerage,
+        enrolled,
+        active,
+    }))
+}

@@ -37,8 +37,8 @@ pub struct UserCalendar<'a> {
 impl<'a> UserCalendar<'a> {
     /// Checks that the user is enrolled and loads the brokerage's key.
     pub async fn open(state: &'a AppState, brokerage_id: &str, raw_email: &str) -> ApiResult<Self> {
-        let user = crate::users::require_enrolled(state, brokerage_id, raw_email).await?;
-        let key = crate::credentials::active_key(state, brokerage_id).await?;
+        let (user, key) =
+            crate::credentials::enrolled_with_key(state, brokerage_id, raw_email).await?;
 
         Ok(Self {
             state,

@@ -68,7 +68,8 @@ pub async fn require_enrolled(
     Ok(EnrolledUser { brokerage, email })
 }
 
-fn not_found(email: &str) -> ApiError {
+/// The 404 for an address that is not enrolled.
+pub(crate) fn not_found(email: &str) -> ApiError {
     ApiError::not_found(
         "user_not_found",
         format!("{email} is not enrolled in this brokerage; enroll it with PUT .../users/{email} first."),

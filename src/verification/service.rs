@@ -203,7 +203,7 @@ async fn finish(
     }
 
     if report.key_activated {
-        state.google.tokens().invalidate_brokerage(brokerage_id);
+        crate::credentials::forget_brokerage(state, brokerage_id);
         let rotation =
             json!({ "version": report.credential_version, "verification_id": report.id });
         crate::audit::record(
