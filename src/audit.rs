@@ -1,7 +1,7 @@
 //! Audit log of credential events (upload, verify, rotate, revoke, re-encrypt):
 //! who did what to which brokerage's key, and the outcome. Never a secret.
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::routing::get;
 use axum::Router;
 use serde::{Deserialize, Serialize};
@@ -9,7 +9,7 @@ use sqlx::Row;
 use utoipa::{IntoParams, OpenApi, ToSchema};
 
 use crate::auth::Caller;
-use crate::error::{ApiError, ApiJson, ApiResult, Problem};
+use crate::error::{ApiError, ApiJson, ApiQuery, ApiResult, Problem};
 use crate::state::AppState;
 use crate::storage::{now_rfc3339, Db, StorageResult};
 
@@ -113,7 +113,7 @@ async fn list_audit_log(
     State(state): State<AppState>,
     caller: Caller,
     Path(brokerage_id): Path<String>,
-    Query(query): Query<AuditQuery>,
+    ApiQuery(query): ApiQuery<AuditQuery>,
 ) -> ApiResult<ApiJson<Vec<AuditEntry>>> {
     if !caller.can_see(&brokerage_id) {
         return Err(crate::brokerages::not_found(&brokerage_id));

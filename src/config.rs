@@ -147,6 +147,23 @@ impl Settings {
         Ok(settings)
     }
 
+    /// Checks what can be checked without connecting: the database URL scheme
+    /// and the master keyring.
+    pub fn validate(&self) -> anyhow::Result<()> {
+        crate::storage::check_url(&self.database.url)
+            .map_err(|error| anyhow::anyhow!("database.url (GATEWAY__DATABASE__URL): {error}"))?;
+        if !self.security.master_keys.is_empty() {
+            crate::credentials::vault::Vault::from_entries(&self.security.master_keys).map_err(
+                |error| {
+                    anyhow::anyhow!(
+                        "security.master_keys (GATEWAY__SECURITY__MASTER_KEYS): {error}"
+                    )
+                },
+            )?;
+        }
+        Ok(())
+    }
+
     /// Renders the effective settings as TOML with every secret replaced by `[REDACTED]`.
     pub fn to_redacted_toml(&self) -> String {
         let view = RedactedSettings {
@@ -186,7 +203,7 @@ fn redact_master_key(entry: &str) -> String {
 fn redact_url_password(raw: &str) -> String {
     match url::Url::parse(raw) {
         Ok(mut parsed) if parsed.password().is_some() => {
-            let _ = parsed.set_password(Some(REDACTED));
+            let _ = parsed.set_password(Some("REDACTED"));
             parsed.to_string()
         }
         _ => raw.to_owned(),

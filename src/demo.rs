@@ -1,5 +1,6 @@
-//! Demo mode: the Workspace emulator and the gateway in one process, with a
-//! brokerage, its key and one agent already set up, so the whole flow can be
+//! Demo mode: the Workspace emulator and the gateway in one process. The
+//! emulator gets a Workspace domain with a test user, an agent and a delegated
+//! service account; the printed calls onboard it, so the whole flow can be
 //! tried from a terminal or Swagger UI without Google.
 
 use std::future::Future;
@@ -75,9 +76,10 @@ pub async fn run(
 
     let key_file_path = std::path::Path::new("data").join("demo-service-account.json");
     std::fs::create_dir_all("data")?;
-    std::fs::write(
+    let _ = std::fs::remove_file(&key_file_path);
+    crate::credentials::vault::write_private_file(
         &key_file_path,
-        serde_json::to_vec_pretty(&service_account.key_json)?,
+        &serde_json::to_string_pretty(&service_account.key_json)?,
     )?;
 
     print_guide(

@@ -227,7 +227,12 @@ fn json_rejection(rejection: axum::extract::rejection::JsonRejection) -> ApiErro
         JsonRejection::JsonSyntaxError(error) => ApiError::new(
             StatusCode::BAD_REQUEST,
             "malformed_json",
-            format!("The request body is not valid JSON: {}", error.body_text()),
+            format!(
+                "The request body is not valid JSON: {}",
+                error
+                    .body_text()
+                    .trim_start_matches("Failed to parse the request body as JSON: ")
+            ),
         ),
         JsonRejection::BytesRejection(_) => ApiError::new(
             StatusCode::PAYLOAD_TOO_LARGE,
@@ -235,6 +240,45 @@ fn json_rejection(rejection: axum::extract::rejection::JsonRejection) -> ApiErro
             "The request body could not be read; it may exceed the configured maximum size.",
         ),
         other => ApiError::new(StatusCode::BAD_REQUEST, "malformed_json", other.body_text()),
+    }
+}
+
+/// Query string extractor whose rejection is an [`ApiError`] naming the parameter.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ApiQuery<T>(pub T);
+
+impl<S, T> axum::extract::FromRequestParts<S> for ApiQuery<T>
+where
+    T: serde::de::DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &S,
+    ) -> Result<Self, Self::Rejection> {
+        match axum::extract::Query::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Query(value)) => Ok(Self(value)),
+            Err(rejection) => {
+                let text = rejection.body_text();
+                let detail = text
+                    .strip_prefix("Failed to deserialize query string: ")
+                    .unwrap_or(&text);
+                let (field, message) = match detail.split_once(": ") {
+                    Some((field, message)) if !field.contains(' ') => {
+                        (Some(field.to_owned()), message.to_owned())
+                    }
+                    _ => (None, detail.to_owned()),
+                };
+                let problem = ApiError::invalid(
+                    "invalid_query",
+                    "",
+                    format!("The query string is invalid: {message}"),
+                );
+                Err(ApiError { field, ..problem })
+            }
+        }
     }
 }
 

@@ -38,8 +38,9 @@ enum Command {
     Serve,
     /// Print the effective settings with secrets redacted.
     Config,
-    /// Start the Workspace emulator and the gateway on it, seed a brokerage and
-    /// an agent, and print the calls to try.
+    /// Start the Workspace emulator and the gateway on it, set up a Workspace
+    /// domain with a delegated service account, and print the calls that
+    /// onboard it. The gateway's port is `listen` (GATEWAY__LISTEN).
     Demo {
         /// Port of the emulator on 127.0.0.1.
         #[arg(long, default_value_t = 8090)]
@@ -64,7 +65,7 @@ async fn main() -> anyhow::Result<()> {
         }
         Command::Config => {
             print!("{}", settings.to_redacted_toml());
-            Ok(())
+            settings.validate()
         }
         Command::Demo { emulator_port } => {
             workspace_gateway::demo::run(settings, emulator_port, shutdown_signal()).await

@@ -63,7 +63,54 @@ pub fn document() -> OpenApiDocument {
     ] {
         document.merge(part);
     }
+    add_auth_responses(&mut document);
     document
+}
+
+/// Adds the 401 and 403 problems to every operation that needs an API key and
+/// does not describe them itself: every such route can return them.
+fn add_auth_responses(document: &mut OpenApiDocument) {
+    use utoipa::openapi::{ContentBuilder, Ref, RefOr, ResponseBuilder};
+
+    let problem = |description: &str| {
+        RefOr::T(
+            ResponseBuilder::new()
+                .description(description)
+                .content(
+                    "application/problem+json",
+                    ContentBuilder::new()
+                        .schema(Some(Ref::from_schema_name("Problem")))
+                        .build(),
+                )
+                .build(),
+        )
+    };
+
+    for item in document.paths.paths.values_mut() {
+        let operations = [
+            &mut item.get,
+            &mut item.put,
+            &mut item.post,
+            &mut item.delete,
+            &mut item.patch,
+        ];
+        for operation in operations.into_iter().flatten() {
+            if operation
+                .security
+                .as_ref()
+                .is_none_or(|security| security.is_empty())
+            {
+                continue;
+            }
+            let responses = &mut operation.responses.responses;
+            responses
+                .entry("401".to_owned())
+                .or_insert_with(|| problem("Missing, unknown or revoked API key (`unauthorized`)"));
+            responses.entry("403".to_owned()).or_insert_with(|| {
+                problem("The API key's role does not allow this operation (`forbidden`)")
+            });
+        }
+    }
 }
 
 /// The document as pretty JSON with a trailing newline, as committed.

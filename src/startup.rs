@@ -6,6 +6,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
+use anyhow::Context;
 use axum::body::Body;
 use axum::error_handling::HandleErrorLayer;
 use axum::extract::{DefaultBodyLimit, MatchedPath};
@@ -16,6 +17,7 @@ use secrecy::ExposeSecret;
 use tokio::net::TcpListener;
 use tower::ServiceBuilder;
 use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::sensitive_headers::SetSensitiveRequestHeadersLayer;
 use tower_http::trace::TraceLayer;
@@ -66,21 +68,28 @@ impl Application {
 
 /// Builds the shared state: database (migrated), keyring, API key hasher and Google clients.
 pub async fn build_state(settings: Settings) -> anyhow::Result<AppState> {
-    let db = Db::connect(&settings.database.url, settings.database.max_connections).await?;
+    let db = Db::connect(&settings.database.url, settings.database.max_connections)
+        .await
+        .context("database.url (GATEWAY__DATABASE__URL)")?;
 
     let master_keys = if settings.security.master_keys.is_empty() {
-        vec![Vault::entry_from_file(Path::new(
-            &settings.security.master_key_file,
-        ))?]
+        let path = Path::new(&settings.security.master_key_file);
+        vec![Vault::entry_from_file(
+            path,
+            "GATEWAY__SECURITY__MASTER_KEYS",
+        )?]
     } else {
         settings.security.master_keys.clone()
     };
-    let vault = Vault::from_entries(&master_keys)?;
+    let vault = Vault::from_entries(&master_keys)
+        .context("security.master_keys (GATEWAY__SECURITY__MASTER_KEYS)")?;
 
     let api_key_secret = match &settings.security.api_key_secret {
         Some(secret) => secret.clone(),
-        // A random development secret, generated once like the development master key.
-        None => Vault::entry_from_file(Path::new(&settings.security.api_key_secret_file))?,
+        None => {
+            let path = Path::new(&settings.security.api_key_secret_file);
+            Vault::entry_from_file(path, "GATEWAY__SECURITY__API_KEY_SECRET")?
+        }
     };
     let hasher = ApiKeyHasher::new(
         api_key_secret.expose_secret().as_bytes(),
@@ -102,7 +111,7 @@ pub async fn build_state(settings: Settings) -> anyhow::Result<AppState> {
     })
 }
 
-/// The router with every route and middleware.
+/// Builds the router with every route and middleware.
 pub fn router(state: AppState) -> Router {
     let max_body_bytes = state.settings.http.max_body_bytes;
     let request_timeout = Duration::from_secs(state.settings.http.request_timeout_seconds);
@@ -135,6 +144,10 @@ pub fn router(state: AppState) -> Router {
 
     api.merge(SwaggerUi::new("/docs").url("/openapi.json", crate::openapi::document()))
         .layer(DefaultBodyLimit::max(max_body_bytes))
+        .layer(RequestBodyLimitLayer::new(max_body_bytes))
+        .layer(axum::middleware::map_response(move |response: Response| {
+            problem_for_bare_errors(response, max_body_bytes)
+        }))
         .layer(middleware)
 }
 
@@ -181,6 +194,60 @@ fn request_span(request: &Request<Body>) -> tracing::Span {
         brokerage_id = %brokerage_id,
         api_key_id = tracing::field::Empty,
     )
+}
+
+/// Turns the error responses that axum, Swagger UI and tower-http build
+/// themselves (405, unknown asset 404, 413 with a plain-text or empty body)
+/// into problem+json, and adds `WWW-Authenticate` to 401s.
+async fn problem_for_bare_errors(mut response: Response, max_body_bytes: usize) -> Response {
+    let status = response.status();
+    if status == StatusCode::UNAUTHORIZED
+        && !response.headers().contains_key(header::WWW_AUTHENTICATE)
+    {
+        response.headers_mut().insert(
+            header::WWW_AUTHENTICATE,
+            header::HeaderValue::from_static("Bearer"),
+        );
+    }
+
+    let is_problem = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|value| value.as_bytes().starts_with(b"application/problem+json"));
+    let is_bare = !response.headers().contains_key(header::CONTENT_TYPE);
+    if !(status.is_client_error() || status.is_server_error())
+        || is_problem
+        || !(is_bare || status == StatusCode::PAYLOAD_TOO_LARGE)
+    {
+        return response;
+    }
+
+    let error = match status {
+        StatusCode::METHOD_NOT_ALLOWED => ApiError::new(
+            status,
+            "method_not_allowed",
+            "This route does not accept that HTTP method; the API is described at /openapi.json.",
+        ),
+        StatusCode::NOT_FOUND => ApiError::not_found(
+            "route_not_found",
+            "No such route; the API is described at /openapi.json and /docs.",
+        ),
+        StatusCode::PAYLOAD_TOO_LARGE => ApiError::new(
+            status,
+            "body_too_large",
+            format!("The request body exceeds the maximum of {max_body_bytes} bytes."),
+        ),
+        _ => ApiError::new(
+            status,
+            "http_error",
+            status.canonical_reason().unwrap_or("The request failed."),
+        ),
+    };
+    let mut problem = error.into_response();
+    if let Some(allow) = response.headers().get(header::ALLOW) {
+        problem.headers_mut().insert(header::ALLOW, allow.clone());
+    }
+    problem
 }
 
 async fn unknown_route() -> ApiError {

@@ -86,8 +86,7 @@ fn seed_demo(
         &account.client_id,
         &[
             "https://www.googleapis.com/auth/contacts",
-            "https://www.googleapis.com/auth/calendar.events",
-            "https://www.googleapis.com/auth/gmail.send",
+            "https://www.googleapis.com/auth/calendar",
             "https://www.googleapis.com/auth/gmail.compose",
         ],
     );

@@ -117,11 +117,13 @@ impl FromRequestParts<AppState> for Caller {
             .headers
             .get(header::AUTHORIZATION)
             .ok_or_else(|| unauthorized("Missing `Authorization: Bearer <API key>` header."))?;
+        // The scheme name is case-insensitive (RFC 9110, section 11.1).
         let presented = header_value
             .to_str()
             .ok()
-            .and_then(|value| value.strip_prefix("Bearer "))
-            .map(str::trim)
+            .and_then(|value| value.split_once(' '))
+            .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+            .map(|(_, key)| key.trim())
             .filter(|value| !value.is_empty())
             .ok_or_else(|| unauthorized("The Authorization header must be `Bearer <API key>`."))?;
 

@@ -1,6 +1,6 @@
 //! `/v1/brokerages`: create, read, list and delete brokerages.
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::get;
 use axum::Router;
@@ -9,7 +9,7 @@ use utoipa::{IntoParams, OpenApi, ToSchema};
 
 use super::{store, Brokerage};
 use crate::auth::Caller;
-use crate::error::{ApiError, ApiJson, ApiResult, Problem};
+use crate::error::{ApiError, ApiJson, ApiQuery, ApiResult, Problem};
 use crate::google::scopes;
 use crate::state::AppState;
 use crate::validate::{is_valid_brokerage_id, normalize_domain, normalize_email};
@@ -238,7 +238,7 @@ async fn get_brokerage(
 async fn list_brokerages(
     State(state): State<AppState>,
     caller: Caller,
-    Query(query): Query<ListQuery>,
+    ApiQuery(query): ApiQuery<ListQuery>,
 ) -> ApiResult<ApiJson<BrokeragePage>> {
     let page_size = query.page_size.unwrap_or(100);
     if !(1..=500).contains(&page_size) {

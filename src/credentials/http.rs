@@ -1,7 +1,7 @@
 //! `/v1/brokerages/{brokerage_id}/credentials`: upload, read and revoke the
 //! brokerage's service-account key.
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::put;
 use axum::Router;
@@ -12,7 +12,7 @@ use utoipa::{IntoParams, OpenApi, ToSchema};
 use super::store::{self, InsertError, NewCredential};
 use super::{key_file, AdminConsoleGrant, CredentialMetadata};
 use crate::auth::Caller;
-use crate::error::{ApiError, ApiJson, ApiResult, Problem};
+use crate::error::{ApiError, ApiJson, ApiQuery, ApiResult, Problem};
 use crate::state::AppState;
 
 /// Credentials of a brokerage: metadata only, never the key.
@@ -26,7 +26,7 @@ pub struct CredentialsResponse {
     pub active: Option<CredentialMetadata>,
     /// A newer key waiting for verification before it replaces the active one.
     pub pending: Option<CredentialMetadata>,
-    /// What to enter in the Admin console for the newest key.
+    /// Grant to enter in the Admin console for the newest key.
     pub admin_console: Option<AdminConsoleGrant>,
 }
 
@@ -76,7 +76,7 @@ async fn upload_credentials(
     State(state): State<AppState>,
     caller: Caller,
     Path(brokerage_id): Path<String>,
-    Query(query): Query<UploadQuery>,
+    ApiQuery(query): ApiQuery<UploadQuery>,
     ApiJson(body): ApiJson<Value>,
 ) -> ApiResult<(StatusCode, ApiJson<CredentialsResponse>)> {
     caller.authorize_manage(&brokerage_id)?;

@@ -43,7 +43,12 @@ impl std::fmt::Debug for ValidatedKeyFile {
 }
 
 fn invalid(code: &'static str, field: &str, detail: impl Into<String>) -> ApiError {
-    ApiError::unprocessable(code, detail).with_field(field)
+    let error = ApiError::unprocessable(code, detail);
+    if field.is_empty() {
+        error
+    } else {
+        error.with_field(field)
+    }
 }
 
 /// Validates a key file as Google's console downloads it.

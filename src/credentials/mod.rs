@@ -12,7 +12,7 @@ pub use http::{router, ApiDoc};
 use std::sync::Arc;
 
 use axum::http::StatusCode;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::error::ApiError;
@@ -76,9 +76,9 @@ pub struct CredentialMetadata {
     pub activated_at: Option<String>,
 }
 
-/// What the Workspace administrator enters in the Admin console's domain-wide
+/// Values the Workspace administrator enters in the Admin console's domain-wide
 /// delegation form (Security > API controls > Domain-wide delegation).
-#[derive(Debug, Clone, Serialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct AdminConsoleGrant {
     /// Client ID field of the form.
     pub client_id: String,
@@ -233,7 +233,7 @@ async fn missing_or_revoked(state: &AppState, brokerage_id: &str) -> ApiError {
     }
 }
 
-/// The problem returned for calls of a brokerage whose key was revoked.
+/// Builds the problem returned for calls of a brokerage whose key was revoked.
 pub fn revoked() -> ApiError {
     ApiError::new(
         StatusCode::CONFLICT,

@@ -64,7 +64,7 @@ fn stored_from_row(row: &AnyRow) -> StorageResult<StoredCredential> {
     })
 }
 
-/// The key in `state` (`active` or `pending`), if any.
+/// Loads the newest key in `state` (`active` or `pending`), if any.
 pub async fn in_state(
     db: &Db,
     brokerage_id: &str,
@@ -80,7 +80,7 @@ pub async fn in_state(
     row.as_ref().map(stored_from_row).transpose()
 }
 
-/// The active key, if any.
+/// Loads the active key, if any.
 pub async fn active(db: &Db, brokerage_id: &str) -> StorageResult<Option<StoredCredential>> {
     in_state(db, brokerage_id, "active").await
 }
@@ -248,7 +248,7 @@ pub async fn revoke_all(db: &Db, brokerage_id: &str) -> StorageResult<u64> {
     Ok(result.rows_affected())
 }
 
-/// Every stored key that still has sealed bytes, for master-key re-encryption.
+/// Lists every stored key that still has sealed bytes, for master-key re-encryption.
 pub async fn all_sealed(db: &Db) -> StorageResult<Vec<(String, i64, Sealed)>> {
     let rows = sqlx::query("SELECT brokerage_id, version, master_key_id, nonce, ciphertext FROM credentials WHERE state <> 'revoked'")
         .fetch_all(db.pool())
@@ -362,13 +362,13 @@ pub struct ActiveKey {
     pub sealed: Sealed,
 }
 
-/// What a contacts or events request needs, read in one query.
+/// Brokerage, enrollment and active key of a contacts or events request, read in one query.
 pub struct RequestContext {
     /// The brokerage.
     pub brokerage: crate::brokerages::Brokerage,
     /// Whether the requested address is enrolled.
     pub enrolled: bool,
-    /// The active key, if any.
+    /// Loads the active key, if any.
     pub active: Option<ActiveKey>,
 }
 

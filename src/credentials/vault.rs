@@ -77,9 +77,11 @@ impl Vault {
         Ok(Self { keys })
     }
 
-    /// Loads the development key file, creating it with a random key when missing.
-    pub fn entry_from_file(path: &Path) -> anyhow::Result<SecretString> {
+    /// Loads a development secret file, creating it with 32 random bytes when
+    /// missing, and warns that `variable` should be set in production instead.
+    pub fn entry_from_file(path: &Path, variable: &str) -> anyhow::Result<SecretString> {
         if let Ok(contents) = std::fs::read_to_string(path) {
+            tracing::warn!(path = %path.display(), "using a development secret from a file; set {variable} in production");
             return Ok(SecretString::from(contents.trim().to_owned()));
         }
 
@@ -90,8 +92,13 @@ impl Vault {
         if let Some(parent) = path.parent() {
             std::fs::create_dir_all(parent)?;
         }
-        write_private_file(path, &entry)?;
-        tracing::warn!(path = %path.display(), "generated a development master key; set GATEWAY__SECURITY__MASTER_KEYS in production");
+        write_private_file(path, &entry).map_err(|error| {
+            anyhow::anyhow!(
+                "cannot write the development secret {}: {error}",
+                path.display()
+            )
+        })?;
+        tracing::warn!(path = %path.display(), "generated a development secret file; set {variable} in production");
         Ok(SecretString::from(entry))
     }
 
@@ -172,7 +179,7 @@ impl Vault {
 }
 
 #[cfg(unix)]
-fn write_private_file(path: &Path, contents: &str) -> std::io::Result<()> {
+pub(crate) fn write_private_file(path: &Path, contents: &str) -> std::io::Result<()> {
     use std::io::Write;
     use std::os::unix::fs::OpenOptionsExt;
 
@@ -185,7 +192,7 @@ fn write_private_file(path: &Path, contents: &str) -> std::io::Result<()> {
 }
 
 #[cfg(not(unix))]
-fn write_private_file(path: &Path, contents: &str) -> std::io::Result<()> {
+pub(crate) fn write_private_file(path: &Path, contents: &str) -> std::io::Result<()> {
     std::fs::write(path, contents)
 }
 

@@ -8,7 +8,7 @@ use std::str::FromStr;
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::AnyPool;
 
-/// Which database engine a pool talks to.
+/// Database engine of a pool.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
     /// An embedded SQLite file.
@@ -72,7 +72,12 @@ impl Db {
             })
             .connect_with(options)
             .await
-            .map_err(|error| anyhow::anyhow!("cannot connect to the database: {error}"))?;
+            .map_err(|error| {
+                anyhow::anyhow!(
+                    "cannot connect to the database at {}: {error}",
+                    describe_location(&url)
+                )
+            })?;
 
         if backend == Backend::Sqlite {
             sqlx::query("PRAGMA journal_mode = WAL")
@@ -89,21 +94,38 @@ impl Db {
         Ok(Self { pool, backend })
     }
 
-    /// The underlying pool.
+    /// Returns the underlying pool.
     pub fn pool(&self) -> &AnyPool {
         &self.pool
     }
 
-    /// The backend of this pool.
+    /// Returns the backend of this pool.
     pub fn backend(&self) -> Backend {
         self.backend
     }
 
-    /// Checks that the database answers, for readiness probes.
+    /// Checks that the database responds, for readiness probes.
     pub async fn ping(&self) -> StorageResult<()> {
         sqlx::query("SELECT 1").execute(&self.pool).await?;
         Ok(())
     }
+}
+
+/// Host and port, or file, of a database URL, without credentials.
+fn describe_location(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(parsed) if parsed.scheme().starts_with("postgres") => format!(
+            "{}:{}",
+            parsed.host_str().unwrap_or("localhost"),
+            parsed.port().unwrap_or(5432)
+        ),
+        _ => url.split('?').next().unwrap_or(url).to_owned(),
+    }
+}
+
+/// Checks that a database URL names a supported backend.
+pub fn check_url(url: &str) -> anyhow::Result<()> {
+    backend_of(url).map(|_| ())
 }
 
 fn backend_of(url: &str) -> anyhow::Result<Backend> {
@@ -119,7 +141,7 @@ fn backend_of(url: &str) -> anyhow::Result<Backend> {
     }
 }
 
-/// Creates the parent folder of a SQLite file and asks SQLite to create the file.
+/// Creates the parent folder of a SQLite file and sets `mode=rwc` so SQLite creates the file.
 fn prepare_sqlite_url(url: &str) -> anyhow::Result<String> {
     let rest = url.trim_start_matches("sqlite:").trim_start_matches("//");
     let (path, query) = match rest.split_once('?') {

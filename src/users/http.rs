@@ -1,6 +1,6 @@
 //! `/v1/brokerages/{brokerage_id}/users`: enroll, read, list and unenroll mailboxes.
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::get;
 use axum::Router;
@@ -9,7 +9,7 @@ use utoipa::{IntoParams, OpenApi, ToSchema};
 
 use super::{address_in_brokerage, store, User};
 use crate::auth::Caller;
-use crate::error::{ApiError, ApiJson, ApiResult, Problem};
+use crate::error::{ApiError, ApiJson, ApiQuery, ApiResult, Problem};
 use crate::state::AppState;
 
 /// A page of users.
@@ -111,7 +111,7 @@ async fn list_users(
     State(state): State<AppState>,
     caller: Caller,
     Path(brokerage_id): Path<String>,
-    Query(query): Query<ListQuery>,
+    ApiQuery(query): ApiQuery<ListQuery>,
 ) -> ApiResult<ApiJson<UserPage>> {
     caller.authorize_read(&brokerage_id)?;
     crate::brokerages::require(&state.db, &brokerage_id).await?;

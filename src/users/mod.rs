@@ -68,7 +68,7 @@ pub async fn require_enrolled(
     Ok(EnrolledUser { brokerage, email })
 }
 
-/// The 404 for an address that is not enrolled.
+/// Builds the 404 for an address that is not enrolled.
 pub(crate) fn not_found(email: &str) -> ApiError {
     ApiError::not_found(
         "user_not_found",

@@ -160,7 +160,7 @@ async fn gmail_check(run: &Run<'_>) -> Check {
 
 /// Turns a failed API call into a failed check that names the fix.
 fn api_failure(run: &Run<'_>, name: CheckName, scope: &str, error: &GoogleError) -> Check {
-    let evidence = format!("{error}.");
+    let evidence = format!("{}.", error.to_string().trim_end_matches('.'));
     match error {
         GoogleError::ApiDisabled(failure) => Check::fail(name, evidence, enable_api(run, failure.api, &failure.message)),
         GoogleError::ScopeNotGranted(_) if scope == scopes::CONTACTS_LEGACY => Check::fail(
@@ -277,14 +277,21 @@ pub async fn sync_check(
 }
 
 fn sync_result(summary: &SyncSummary, complete: bool) -> Check {
+    let pages = |count: u32| {
+        if count == 1 {
+            "1 page".to_owned()
+        } else {
+            format!("{count} pages")
+        }
+    };
     let evidence = format!(
-        "Read {} contacts in {} pages ({} ms) and {} events of the next {} days in {} pages ({} ms).",
+        "Read {} contacts in {} ({} ms) and {} events of the next {} days in {} ({} ms).",
         summary.contacts,
-        summary.contact_pages,
+        pages(summary.contact_pages),
         summary.contacts_ms,
         summary.events,
         summary.window_days,
-        summary.event_pages,
+        pages(summary.event_pages),
         summary.events_ms
     );
     if complete {

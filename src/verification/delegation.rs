@@ -209,7 +209,7 @@ fn contacts_scope(
             } else {
                 "the token request failed for a reason other than the scope (see delegation.contacts)"
             };
-            Check::skipped(name, format!("Not decided: {reason}."))
+            Check::skipped(name, format!("Not decided: {}.", reason.trim_end_matches('.')))
         }
     }
 }

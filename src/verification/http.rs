@@ -2,7 +2,7 @@
 //! reports and read one.
 
 use axum::body::Bytes;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::get;
 use axum::Router;
@@ -17,7 +17,7 @@ use super::store::{self, Cursor};
 use crate::auth::Caller;
 use crate::brokerages::Brokerage;
 use crate::credentials::AdminConsoleGrant;
-use crate::error::{ApiError, ApiJson, ApiResult, Problem};
+use crate::error::{ApiError, ApiJson, ApiQuery, ApiResult, Problem};
 use crate::state::AppState;
 
 /// Routes of this module.
@@ -147,7 +147,7 @@ async fn list_verifications(
     State(state): State<AppState>,
     caller: Caller,
     Path(brokerage_id): Path<String>,
-    Query(query): Query<ListQuery>,
+    ApiQuery(query): ApiQuery<ListQuery>,
 ) -> ApiResult<ApiJson<VerificationPage>> {
     caller.authorize_manage(&brokerage_id)?;
     let limit = query.limit.unwrap_or(20);

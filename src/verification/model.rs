@@ -308,7 +308,7 @@ pub struct VerificationReport {
     /// ID's scopes with this list, so it always carries every scope the gateway needs.
     // Rebuilt from `client_id` when a stored report is read, because the grant
     // is derived data.
-    #[serde(default, skip_deserializing)]
+    #[serde(default)]
     pub admin_console: Option<AdminConsoleGrant>,
 }
 

@@ -41,7 +41,7 @@ macro_rules! db_tests {
     };
 }
 
-/// Every log line of the test binary, for scans that prove no secret is logged.
+/// Returns every log line of the test binary, for scans that prove no secret is logged.
 pub fn captured_logs() -> String {
     let buffer = log_buffer().lock().expect("log buffer lock");
     String::from_utf8_lossy(&buffer).into_owned()

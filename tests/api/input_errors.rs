@@ -7,6 +7,7 @@ use crate::db_tests;
 use crate::helpers::{assert_problem, TestApp};
 
 db_tests!(
+    http_errors_are_problems,
     bad_keys_are_rejected,
     unknown_brokerage_is_404,
     users_outside_domains_rejected,
@@ -219,4 +220,76 @@ async fn invalid_brokerage_fields_rejected(app: TestApp) {
         0,
         "nothing stored: {listed}"
     );
+}
+
+async fn http_errors_are_problems(app: TestApp) {
+    let problem = assert_problem(
+        app.get("/v1/brokerages?page_size=abc").await,
+        StatusCode::BAD_REQUEST,
+        "invalid_query",
+    )
+    .await;
+    assert_eq!(problem["field"], "page_size");
+
+    let response = app
+        .request(Method::POST, "/v1/brokerages", Some(json!({})))
+        .await;
+    assert!(
+        response.headers().contains_key("allow"),
+        "405 keeps the Allow header"
+    );
+    assert_problem(
+        response,
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+    )
+    .await;
+
+    assert_problem(
+        app.get("/no/such/route").await,
+        StatusCode::NOT_FOUND,
+        "route_not_found",
+    )
+    .await;
+
+    let response = app
+        .client
+        .get(format!("{}/v1/brokerages", app.address))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        response
+            .headers()
+            .get("www-authenticate")
+            .and_then(|value| value.to_str().ok()),
+        Some("Bearer")
+    );
+    assert_problem(response, StatusCode::UNAUTHORIZED, "unauthorized").await;
+
+    let lowercase = app
+        .client
+        .get(format!("{}/v1/brokerages", app.address))
+        .header("authorization", format!("bearer {}", app.admin_key))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        lowercase.status(),
+        StatusCode::OK,
+        "the bearer scheme is case-insensitive"
+    );
+
+    let too_large = app
+        .client
+        .put(format!("{}/v1/brokerages/acme", app.address))
+        .bearer_auth(&app.admin_key)
+        .header("content-type", "application/json")
+        .header("content-length", "60000000")
+        .body(vec![b' '; 1024])
+        .send()
+        .await;
+    if let Ok(response) = too_large {
+        assert_problem(response, StatusCode::PAYLOAD_TOO_LARGE, "body_too_large").await;
+    }
 }

@@ -10,7 +10,7 @@ use crate::helpers::{captured_logs, TestApp};
 
 db_tests!(secrets_never_leak);
 
-/// The distinctive middle of a PEM private key: its base64 lines.
+/// Returns the base64 lines of a PEM private key, its distinctive middle.
 fn pem_fragments(pem: &str) -> Vec<String> {
     pem.lines()
         .filter(|line| !line.starts_with("-----") && line.len() >= 40)
