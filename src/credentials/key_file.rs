@@ -144,7 +144,11 @@ fn reject_other_credential_kinds(object: &Map<String, Value>) -> Result<(), ApiE
             "type",
             format!("This is a workload identity federation configuration (type external_account), which has no private key. {DOWNLOAD_HINT}"),
         )),
-        Some(other) => Err(invalid("invalid_key_file", "type", format!("type is {other:?}; a service-account key has type \"service_account\". {DOWNLOAD_HINT}"))),
+        Some(other) => {
+            // Echo only short values: a long one may be key material pasted in the wrong field.
+            let shown = if other.len() <= 40 && !other.chars().any(char::is_control) { format!("{other:?}") } else { "an unexpected value".to_owned() };
+            Err(invalid("invalid_key_file", "type", format!("type is {shown}; a service-account key has type \"service_account\". {DOWNLOAD_HINT}")))
+        }
         None => Err(invalid("invalid_key_file", "type", format!("type is missing; a service-account key has type \"service_account\". {DOWNLOAD_HINT}"))),
     }
 }
