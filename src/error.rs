@@ -20,7 +20,7 @@ pub struct Problem {
     /// Stable code a program can switch on, such as `invalid_credentials`.
     #[schema(example = "brokerage_not_found")]
     pub code: String,
-    /// What went wrong for this request and what to do about it.
+    /// Explanation of what went wrong for this request and what to do about it.
     pub detail: String,
     /// The request field or parameter at fault, when one is.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -67,7 +67,7 @@ impl ApiError {
         self
     }
 
-    /// A 400 for invalid input in `field`.
+    /// Builds a 400 for invalid input in `field`.
     pub fn invalid(
         code: &'static str,
         field: impl Into<String>,
@@ -76,22 +76,22 @@ impl ApiError {
         Self::new(StatusCode::BAD_REQUEST, code, detail).with_field(field)
     }
 
-    /// A 422 for input that is well-formed but cannot be accepted.
+    /// Builds a 422 for input that is well-formed but cannot be accepted.
     pub fn unprocessable(code: &'static str, detail: impl Into<String>) -> Self {
         Self::new(StatusCode::UNPROCESSABLE_ENTITY, code, detail)
     }
 
-    /// A 404 for a resource that does not exist or is not visible to the caller.
+    /// Builds a 404 for a resource that does not exist or is not visible to the caller.
     pub fn not_found(code: &'static str, detail: impl Into<String>) -> Self {
         Self::new(StatusCode::NOT_FOUND, code, detail)
     }
 
-    /// A 409 for a request that conflicts with the current state.
+    /// Builds a 409 for a request that conflicts with the current state.
     pub fn conflict(code: &'static str, detail: impl Into<String>) -> Self {
         Self::new(StatusCode::CONFLICT, code, detail)
     }
 
-    /// A 500 whose cause is logged but never returned.
+    /// Builds a 500 whose cause is logged but never returned.
     pub fn internal(source: impl Into<anyhow::Error>) -> Self {
         let mut error = Self::new(
             StatusCode::INTERNAL_SERVER_ERROR,
@@ -117,7 +117,7 @@ impl ApiError {
         &self.detail
     }
 
-    /// The problem body this error is sent as.
+    /// Returns the problem body this error is sent as.
     pub fn problem(&self) -> Problem {
         Problem {
             problem_type: "about:blank".to_owned(),

@@ -5,12 +5,13 @@
 
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::http::{header, HeaderMap, HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 use utoipa::OpenApi;
 
+use super::create::{self, Created};
 use super::model::{
     Birthday, Contact, ContactName, ContactPage, ContactPatch, EmailAddress, ListQuery, NewContact,
     Organization, PhoneNumber, PostalAddress,
@@ -19,6 +20,7 @@ use super::service::UserContacts;
 use super::validation;
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiJson, ApiResult, Problem};
+use crate::messages::idempotency;
 use crate::state::AppState;
 
 const CONTACTS_PATH: &str = "/v1/brokerages/{brokerage_id}/users/{email}/contacts";
@@ -93,44 +95,64 @@ async fn list_contacts(
 }
 
 /// Create a contact in the user's Google Contacts.
+///
+/// With an `Idempotency-Key`, a retry returns the contact of the first request
+/// instead of creating a second one.
 #[utoipa::path(post, path = "/v1/brokerages/{brokerage_id}/users/{email}/contacts", tag = "contacts",
     params(
         ("brokerage_id" = String, Path, description = "Brokerage id"),
         ("email" = String, Path, description = "Address of an enrolled user"),
+        ("Idempotency-Key" = Option<String>, Header, description = "1 to 255 visible ASCII characters, such as a UUID. A retry with the same key and body returns the first request's contact (200, `Idempotent-Replayed: true`) and never creates it twice; after a failure or an unanswered create it creates the contact only if Google does not hold it yet. Without a key, a retry after a timeout can create a duplicate."),
     ),
     request_body = NewContact,
     security(("bearer" = [])),
     responses(
         (status = 201, description = "Created; `Location` names the new contact", body = Contact),
-        (status = 400, description = "Invalid field", body = Problem, content_type = "application/problem+json"),
+        (status = 200, description = "Replay of an earlier create with the same Idempotency-Key; `Location` names the contact", body = Contact,
+            headers(("Idempotent-Replayed" = String, description = "`true`"))),
+        (status = 400, description = "Invalid field, or invalid Idempotency-Key (`invalid_idempotency_key`)", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "The API key may not write user data, or the Workspace has not delegated the contacts scope or enabled the People API", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "Unknown brokerage or user", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "The brokerage has no active service-account key", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "The body does not match the schema, or Google rejected the values", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "Unknown brokerage or user, or the replayed contact was deleted since (`contact_not_found`)", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The brokerage has no active service-account key, or `idempotency_in_progress`: the first request with this key is still creating; see Retry-After", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "The body does not match the schema, Google rejected the values, or `idempotency_key_reused`: the key was used with another body", body = Problem, content_type = "application/problem+json"),
         (status = 429, description = "Google rate limit; retry after `Retry-After` seconds", body = Problem, content_type = "application/problem+json"),
-        (status = 502, description = "Google failed or could not be reached", body = Problem, content_type = "application/problem+json"),
-        (status = 504, description = "The Google call timed out; the contact may have been created", body = Problem, content_type = "application/problem+json"),
+        (status = 502, description = "Google failed or could not be reached; the contact may have been created, so retry with the same Idempotency-Key", body = Problem, content_type = "application/problem+json"),
+        (status = 504, description = "The Google call timed out; the contact may have been created, so retry with the same Idempotency-Key", body = Problem, content_type = "application/problem+json"),
     ))]
 async fn create_contact(
     State(state): State<AppState>,
     caller: Caller,
     Path((brokerage_id, email)): Path<(String, String)>,
+    headers: HeaderMap,
     ApiJson(contact): ApiJson<NewContact>,
 ) -> ApiResult<Response> {
     caller.authorize_data(&brokerage_id)?;
+    let idempotency_key = idempotency::key_from_headers(&headers)?;
     validation::new_contact(&contact)?;
 
     let contacts = UserContacts::open(&state, &brokerage_id, &email).await?;
-    let created = contacts.create(&contact).await?;
+    let (status, created) = match idempotency_key {
+        None => (StatusCode::CREATED, contacts.create(&contact).await?),
+        Some(key) => match create::create_once(&contacts, key, contact).await? {
+            Created::New(created) => (StatusCode::CREATED, created),
+            Created::Replayed(created) => (StatusCode::OK, created),
+        },
+    };
 
     let location = format!(
         "/v1/brokerages/{brokerage_id}/users/{}/contacts/{}",
         contacts.email(),
         created.id
     );
-    let mut response = contact_response(StatusCode::CREATED, created);
+    let mut response = contact_response(status, created);
     if let Ok(location) = HeaderValue::from_str(&location) {
         response.headers_mut().insert(header::LOCATION, location);
+    }
+    if status == StatusCode::OK {
+        response.headers_mut().insert(
+            HeaderName::from_static(idempotency::REPLAYED_HEADER),
+            HeaderValue::from_static("true"),
+        );
     }
     Ok(response)
 }

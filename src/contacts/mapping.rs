@@ -42,6 +42,13 @@ pub fn resource_name(contact_id: &str) -> String {
     format!("{RESOURCE_PREFIX}{contact_id}")
 }
 
+/// Contact id of a resource name: `people/c123` becomes `c123`.
+pub fn contact_id(resource_name: &str) -> &str {
+    resource_name
+        .strip_prefix(RESOURCE_PREFIX)
+        .unwrap_or(resource_name)
+}
+
 /// Converts a Person read from Google.
 pub fn contact_from_person(person: &google::Person) -> Contact {
     let resource = person.resource_name.as_deref().unwrap_or_default();

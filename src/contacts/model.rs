@@ -114,7 +114,8 @@ pub struct Birthday {
 }
 
 /// Body of POST: the contact to create. At least one field must have a value.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, ToSchema)]
+/// `Serialize` gives the canonical JSON that idempotency keys are checked against.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewContact {
     /// The contact's name.

@@ -16,17 +16,18 @@ const ME: &str = "people/me";
 
 /// The contacts of one enrolled user, reached with the brokerage's active key
 /// and the brokerage's contacts scope.
-pub struct UserContacts<'a> {
-    state: &'a AppState,
+#[derive(Clone)]
+pub struct UserContacts {
+    state: AppState,
     brokerage_id: String,
     email: String,
     key: DelegatedKey,
     scope: String,
 }
 
-impl<'a> UserContacts<'a> {
+impl UserContacts {
     /// Checks that the user is enrolled and loads the brokerage's key and scope.
-    pub async fn open(state: &'a AppState, brokerage_id: &str, raw_email: &str) -> ApiResult<Self> {
+    pub async fn open(state: &AppState, brokerage_id: &str, raw_email: &str) -> ApiResult<Self> {
         let (user, key) =
             crate::credentials::enrolled_with_key(state, brokerage_id, raw_email).await?;
         let scope = user
@@ -35,7 +36,7 @@ impl<'a> UserContacts<'a> {
             .to_owned();
 
         Ok(Self {
-            state,
+            state: state.clone(),
             brokerage_id: brokerage_id.to_owned(),
             email: user.email,
             key,
@@ -48,7 +49,17 @@ impl<'a> UserContacts<'a> {
         &self.email
     }
 
-    fn hub(&self) -> google_people1::PeopleService<Connector> {
+    /// Returns the brokerage id.
+    pub fn brokerage_id(&self) -> &str {
+        &self.brokerage_id
+    }
+
+    /// Returns the shared application state.
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    pub(super) fn hub(&self) -> google_people1::PeopleService<Connector> {
         self.state
             .google
             .people(&self.key, &self.email, &self.scope)
@@ -93,11 +104,13 @@ impl<'a> UserContacts<'a> {
         Ok(mapping::contact_from_person(&person))
     }
 
-    /// Creates a contact. Mutations for one user are serialized because the People
-    /// API documents that parallel mutations for one user add latency and failures.
-    // NOTE: a create whose answer is lost (timeout) may still have created the
-    // contact, and a retry by the caller creates a second one; People ids are
-    // assigned by Google, so there is no idempotency key as for events.
+    /// Creates a contact without an idempotency key. Mutations for one user are
+    /// serialized because the People API documents that parallel mutations for
+    /// one user add latency and failures.
+    ///
+    /// A create whose response is lost (timeout) may still have created the
+    /// contact, and a retry then creates a second one. Callers that retry send
+    /// an `Idempotency-Key`, which `super::create` handles.
     #[tracing::instrument(skip_all, fields(brokerage_id = %self.brokerage_id))]
     pub async fn create(&self, contact: &NewContact) -> ApiResult<Contact> {
         let hub = self.hub();
@@ -186,7 +199,7 @@ fn page_from_google(response: google::ListConnectionsResponse) -> ContactPage {
     }
 }
 
-fn is_deleted(person: &google::Person) -> bool {
+pub(super) fn is_deleted(person: &google::Person) -> bool {
     person
         .metadata
         .as_ref()

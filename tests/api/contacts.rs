@@ -1,6 +1,7 @@
 //! Contacts over HTTP: the create, read, list, update and delete round trip,
 //! cursor paging, etags on PATCH, input problems, the problems that missing
-//! delegation and Google failures map to, and API key scoping.
+//! delegation and Google failures map to, API key scoping, and creates with an
+//! `Idempotency-Key`.
 
 use std::collections::HashSet;
 
@@ -25,6 +26,13 @@ db_tests!(
     outage_create_not_retried,
     other_brokerage_key_not_found,
     support_key_forbidden,
+    keyed_create_replayed,
+    keyed_create_other_body_rejected,
+    keyed_concurrent_creates_once,
+    keyed_create_after_outage,
+    keyed_create_found_after_outage,
+    keyed_create_after_rate_limit,
+    invalid_idempotency_key_rejected,
 );
 
 /// The legacy Contacts API scope that a brokerage may have authorized instead
@@ -910,4 +918,199 @@ async fn support_key_forbidden(app: TestApp) {
         vec![id_of(&contact)],
         "no contact created"
     );
+}
+
+// ---- creates with an Idempotency-Key ----
+
+/// Sends POST with the admin key and an `Idempotency-Key`.
+async fn create_with_key(app: &TestApp, workspace: &Workspace, key: &str, body: Value) -> Response {
+    send(
+        app,
+        &app.admin_key,
+        Method::POST,
+        &contacts_path(workspace),
+        Some(body),
+        &[("idempotency-key", key)],
+    )
+    .await
+}
+
+async fn keyed_create_replayed(app: TestApp) {
+    let workspace = app.onboard("acme").await;
+    let body = json!({ "names": { "given_name": "Jane" }, "notes": "Replay me" });
+
+    let first = create_with_key(&app, &workspace, "key-1", body.clone()).await;
+    assert_eq!(header_of(&first, "idempotent-replayed"), None);
+    let created = read_json(first, StatusCode::CREATED, "first create").await;
+
+    let second = create_with_key(&app, &workspace, "key-1", body.clone()).await;
+    assert_eq!(
+        header_of(&second, "idempotent-replayed").as_deref(),
+        Some("true")
+    );
+    assert_eq!(
+        header_of(&second, "location"),
+        Some(format!("{}/{}", contacts_path(&workspace), id_of(&created)))
+    );
+    let replayed = read_json(second, StatusCode::OK, "replayed create").await;
+    assert_eq!(id_of(&replayed), id_of(&created));
+    assert_eq!(replayed["notes"], "Replay me");
+    assert_eq!(all_contact_ids(&app, &workspace).await.len(), 1);
+
+    let deleted = app
+        .delete(&contact_path(&workspace, &id_of(&created)))
+        .await;
+    assert_eq!(deleted.status(), StatusCode::NO_CONTENT);
+    let after_delete = create_with_key(&app, &workspace, "key-1", body).await;
+    assert_problem(after_delete, StatusCode::NOT_FOUND, "contact_not_found").await;
+    assert!(all_contact_ids(&app, &workspace).await.is_empty());
+}
+
+async fn keyed_create_other_body_rejected(app: TestApp) {
+    let workspace = app.onboard("acme").await;
+    let first = create_with_key(&app, &workspace, "key-1", json!({ "notes": "A" })).await;
+    read_json(first, StatusCode::CREATED, "first create").await;
+
+    let reused = create_with_key(&app, &workspace, "key-1", json!({ "notes": "B" })).await;
+    let problem = assert_problem(
+        reused,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "idempotency_key_reused",
+    )
+    .await;
+    assert_eq!(problem["field"], "Idempotency-Key");
+    assert_eq!(all_contact_ids(&app, &workspace).await.len(), 1);
+}
+
+async fn keyed_concurrent_creates_once(app: TestApp) {
+    let workspace = app.onboard("acme").await;
+    let body = json!({ "names": { "given_name": "Jane" } });
+
+    let requests = (0..6).map(|_| create_with_key(&app, &workspace, "same", body.clone()));
+    let responses = futures::future::join_all(requests).await;
+
+    let mut created = 0;
+    for response in responses {
+        let status = response.status();
+        match status {
+            StatusCode::CREATED => created += 1,
+            StatusCode::OK => {
+                assert_eq!(
+                    header_of(&response, "idempotent-replayed").as_deref(),
+                    Some("true")
+                );
+            }
+            StatusCode::CONFLICT => {
+                assert!(header_of(&response, "retry-after").is_some(), "Retry-After");
+                assert_problem(response, status, "idempotency_in_progress").await;
+            }
+            other => panic!("unexpected status {other}"),
+        }
+    }
+    assert_eq!(created, 1, "one request creates");
+    assert_eq!(all_contact_ids(&app, &workspace).await.len(), 1);
+}
+
+async fn keyed_create_after_outage(app: TestApp) {
+    let workspace = app.onboard("acme").await;
+    let body = json!({ "names": { "given_name": "Jane" } });
+
+    inject_people_fault(&app, &workspace, 503, 1).await;
+    let failed = create_with_key(&app, &workspace, "key-1", body.clone()).await;
+    assert_problem(failed, StatusCode::BAD_GATEWAY, "google_unavailable").await;
+    assert_eq!(pending_fault_calls(&app).await, 0, "fault consumed");
+
+    // The emulator rejected the create before storing it, so the retry finds
+    // nothing under the key and creates the contact.
+    let retry = create_with_key(&app, &workspace, "key-1", body.clone()).await;
+    let created = read_json(retry, StatusCode::CREATED, "retried create").await;
+    assert_eq!(all_contact_ids(&app, &workspace).await, [id_of(&created)]);
+
+    let replay = create_with_key(&app, &workspace, "key-1", body).await;
+    let replayed = read_json(replay, StatusCode::OK, "replayed create").await;
+    assert_eq!(id_of(&replayed), id_of(&created));
+    assert_eq!(all_contact_ids(&app, &workspace).await.len(), 1);
+}
+
+/// A create whose outcome is unknown, where Google did create the contact: the
+/// retry finds it by its `clientData` instead of creating a second one.
+async fn keyed_create_found_after_outage(app: TestApp) {
+    let workspace = app.onboard("acme").await;
+    let body = json!({ "names": { "given_name": "Jane" } });
+
+    inject_people_fault(&app, &workspace, 503, 1).await;
+    let failed = create_with_key(&app, &workspace, "key-1", body.clone()).await;
+    assert_problem(failed, StatusCode::BAD_GATEWAY, "google_unavailable").await;
+
+    // Stands in for the create that Google applied although it answered 503.
+    let url = format!(
+        "{}/emulator/users/{}/contacts",
+        app.emulator.base_url(),
+        workspace.agent
+    );
+    let person = json!({
+        "names": [{ "givenName": "Jane" }],
+        "clientData": [{ "key": "workspace-gateway-idempotency-key", "value": "key-1" }],
+    });
+    let seeded = app
+        .client
+        .post(url)
+        .json(&person)
+        .send()
+        .await
+        .expect("emulator reachable");
+    assert_eq!(seeded.status(), StatusCode::CREATED, "contact seeded");
+    let seeded: Value = seeded.json().await.expect("person JSON");
+    let seeded_id = seeded["resourceName"]
+        .as_str()
+        .and_then(|name| name.strip_prefix("people/"))
+        .expect("resource name")
+        .to_owned();
+
+    let retry = create_with_key(&app, &workspace, "key-1", body).await;
+    assert_eq!(
+        header_of(&retry, "idempotent-replayed").as_deref(),
+        Some("true")
+    );
+    let found = read_json(retry, StatusCode::OK, "recovered create").await;
+    assert_eq!(id_of(&found), seeded_id);
+    assert_eq!(all_contact_ids(&app, &workspace).await, [seeded_id]);
+}
+
+async fn invalid_idempotency_key_rejected(app: TestApp) {
+    let workspace = app.onboard("acme").await;
+    let too_long = "k".repeat(256);
+
+    for key in ["a b", too_long.as_str()] {
+        let response = create_with_key(&app, &workspace, key, json!({ "notes": "N" })).await;
+        let problem =
+            assert_problem(response, StatusCode::BAD_REQUEST, "invalid_idempotency_key").await;
+        assert_eq!(problem["field"], "Idempotency-Key", "{key}");
+    }
+    assert!(all_contact_ids(&app, &workspace).await.is_empty());
+}
+
+async fn keyed_create_after_rate_limit(app: TestApp) {
+    let workspace = app.onboard("acme").await;
+    let body = json!({ "names": { "given_name": "Jane" } });
+
+    inject_people_fault(&app, &workspace, 429, 1).await;
+    let limited = create_with_key(&app, &workspace, "key-1", body.clone()).await;
+    assert_problem(
+        limited,
+        StatusCode::TOO_MANY_REQUESTS,
+        "google_rate_limited",
+    )
+    .await;
+    assert!(all_contact_ids(&app, &workspace).await.is_empty());
+
+    let calls = app.emulator.api_calls();
+    let retry = create_with_key(&app, &workspace, "key-1", body).await;
+    let created = read_json(retry, StatusCode::CREATED, "retried create").await;
+    assert_eq!(
+        app.emulator.api_calls() - calls,
+        1,
+        "a failed create is sent again without a lookup"
+    );
+    assert_eq!(all_contact_ids(&app, &workspace).await, [id_of(&created)]);
 }

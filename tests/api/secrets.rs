@@ -26,6 +26,7 @@ async fn dump_database(app: &TestApp) -> String {
         "users",
         "api_keys",
         "messages",
+        "contact_creations",
         "verifications",
         "audit_log",
     ] {
