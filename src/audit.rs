@@ -11,7 +11,7 @@ use utoipa::{IntoParams, OpenApi, ToSchema};
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiJson, ApiQuery, ApiResult, Problem};
 use crate::state::AppState;
-use crate::storage::{now_rfc3339, Db, StorageResult};
+use crate::storage::{now_rfc3339, Db, StorageResult, TimeCursor};
 
 /// One audit record.
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -56,12 +56,21 @@ pub async fn record(
     Ok(())
 }
 
-/// Lists a brokerage's records, newest first.
-pub async fn list(db: &Db, brokerage_id: &str, limit: i64) -> StorageResult<Vec<AuditEntry>> {
+/// Lists a brokerage's records newest first, after `cursor`, at most `limit`.
+pub async fn list(
+    db: &Db,
+    brokerage_id: &str,
+    cursor: Option<&TimeCursor>,
+    limit: i64,
+) -> StorageResult<Vec<AuditEntry>> {
     let rows = sqlx::query(
-        "SELECT id, brokerage_id, at, api_key_id, action, outcome, detail FROM audit_log WHERE brokerage_id = $1 ORDER BY at DESC, id LIMIT $2",
+        "SELECT id, brokerage_id, at, api_key_id, action, outcome, detail FROM audit_log \
+         WHERE brokerage_id = $1 AND ($2 IS NULL OR at < $2 OR (at = $2 AND id < $3)) \
+         ORDER BY at DESC, id DESC LIMIT $4",
     )
     .bind(brokerage_id)
+    .bind(cursor.map(|cursor| cursor.at.clone()))
+    .bind(cursor.map(|cursor| cursor.id.clone()))
     .bind(limit)
     .fetch_all(db.pool())
     .await?;
@@ -82,11 +91,22 @@ pub async fn list(db: &Db, brokerage_id: &str, limit: i64) -> StorageResult<Vec<
         .collect()
 }
 
+/// A page of audit records.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AuditPage {
+    /// Records, newest first.
+    pub items: Vec<AuditEntry>,
+    /// Cursor for the next page; absent on the last page.
+    pub next_cursor: Option<String>,
+}
+
 /// Query of the audit log.
 #[derive(Debug, Deserialize, IntoParams)]
 pub struct AuditQuery {
-    /// Maximum records, 1 to 1000 (default 100).
-    pub limit: Option<i64>,
+    /// Cursor from the previous page.
+    pub cursor: Option<String>,
+    /// Page size, 1 to 500 (default 100).
+    pub page_size: Option<i64>,
 }
 
 /// Routes of this module.
@@ -99,14 +119,15 @@ pub fn router() -> Router<AppState> {
 
 /// OpenAPI description of this module.
 #[derive(OpenApi)]
-#[openapi(paths(list_audit_log), components(schemas(AuditEntry)))]
+#[openapi(paths(list_audit_log), components(schemas(AuditEntry, AuditPage)))]
 pub struct ApiDoc;
 
 /// Read a brokerage's credential audit log, newest first (admin keys only).
 #[utoipa::path(get, path = "/v1/brokerages/{brokerage_id}/audit-log", tag = "credentials",
     params(("brokerage_id" = String, Path, description = "Brokerage id"), AuditQuery), security(("bearer" = [])),
     responses(
-        (status = 200, body = Vec<AuditEntry>),
+        (status = 200, body = AuditPage),
+        (status = 400, body = Problem, content_type = "application/problem+json"),
         (status = 403, body = Problem, content_type = "application/problem+json"),
     ))]
 async fn list_audit_log(
@@ -114,7 +135,7 @@ async fn list_audit_log(
     caller: Caller,
     Path(brokerage_id): Path<String>,
     ApiQuery(query): ApiQuery<AuditQuery>,
-) -> ApiResult<ApiJson<Vec<AuditEntry>>> {
+) -> ApiResult<ApiJson<AuditPage>> {
     if !caller.can_see(&brokerage_id) {
         return Err(crate::brokerages::not_found(&brokerage_id));
     }
@@ -126,13 +147,31 @@ async fn list_audit_log(
         ));
     }
 
-    let limit = query.limit.unwrap_or(100);
-    if !(1..=1000).contains(&limit) {
+    let page_size = query.page_size.unwrap_or(100);
+    if !(1..=500).contains(&page_size) {
         return Err(ApiError::invalid(
-            "invalid_limit",
-            "limit",
-            "Use a limit from 1 to 1000.",
+            "invalid_page_size",
+            "page_size",
+            "Use a page size from 1 to 500.",
         ));
     }
-    Ok(ApiJson(list(&state.db, &brokerage_id, limit).await?))
+    let cursor = match query.cursor.as_deref() {
+        Some(text) => Some(TimeCursor::decode(text).ok_or_else(crate::storage::invalid_cursor)?),
+        None => None,
+    };
+
+    let mut items = list(&state.db, &brokerage_id, cursor.as_ref(), page_size + 1).await?;
+    let next_cursor = if items.len() as i64 > page_size {
+        items.truncate(page_size as usize);
+        items.last().map(|entry| {
+            TimeCursor {
+                at: entry.at.clone(),
+                id: entry.id.clone(),
+            }
+            .encode()
+        })
+    } else {
+        None
+    };
+    Ok(ApiJson(AuditPage { items, next_cursor }))
 }

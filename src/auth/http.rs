@@ -4,13 +4,14 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::{delete, get};
 use axum::Router;
-use serde::Deserialize;
-use utoipa::{OpenApi, ToSchema};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, OpenApi, ToSchema};
 
 use super::keys::{self, ApiKeyRecord, NewApiKey, Role};
 use super::Caller;
-use crate::error::{ApiError, ApiJson, ApiResult, Problem};
+use crate::error::{ApiError, ApiJson, ApiQuery, ApiResult, Problem};
 use crate::state::AppState;
+use crate::storage::TimeCursor;
 
 /// Request to create an API key.
 #[derive(Debug, Deserialize, ToSchema)]
@@ -24,6 +25,24 @@ pub struct CreateApiKey {
     pub brokerage_id: Option<String>,
 }
 
+/// A page of API keys.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ApiKeyPage {
+    /// Keys, newest first.
+    pub items: Vec<ApiKeyRecord>,
+    /// Cursor for the next page; absent on the last page.
+    pub next_cursor: Option<String>,
+}
+
+/// Query of the API key list.
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct ListQuery {
+    /// Cursor from the previous page.
+    pub cursor: Option<String>,
+    /// Page size, 1 to 500 (default 100).
+    pub page_size: Option<i64>,
+}
+
 /// Routes of this module.
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -35,7 +54,7 @@ pub fn router() -> Router<AppState> {
 #[derive(OpenApi)]
 #[openapi(
     paths(create_key, list_keys, revoke_key),
-    components(schemas(CreateApiKey, ApiKeyRecord, NewApiKey, Role))
+    components(schemas(CreateApiKey, ApiKeyRecord, ApiKeyPage, NewApiKey, Role))
 )]
 pub struct ApiDoc;
 
@@ -81,18 +100,47 @@ async fn create_key(
     Ok((StatusCode::CREATED, ApiJson(created)))
 }
 
-/// List API keys (never their secrets).
-#[utoipa::path(get, path = "/v1/api-keys", tag = "api-keys", security(("bearer" = [])),
+/// List API keys, newest first (never their secrets).
+#[utoipa::path(get, path = "/v1/api-keys", tag = "api-keys", params(ListQuery), security(("bearer" = [])),
     responses(
-        (status = 200, body = Vec<ApiKeyRecord>),
+        (status = 200, body = ApiKeyPage),
+        (status = 400, body = Problem, content_type = "application/problem+json"),
         (status = 403, body = Problem, content_type = "application/problem+json"),
     ))]
 async fn list_keys(
     State(state): State<AppState>,
     caller: Caller,
-) -> ApiResult<ApiJson<Vec<ApiKeyRecord>>> {
+    ApiQuery(query): ApiQuery<ListQuery>,
+) -> ApiResult<ApiJson<ApiKeyPage>> {
     caller.require_admin()?;
-    Ok(ApiJson(keys::list(&state.db).await?))
+
+    let page_size = query.page_size.unwrap_or(100);
+    if !(1..=500).contains(&page_size) {
+        return Err(ApiError::invalid(
+            "invalid_page_size",
+            "page_size",
+            "Use a page size from 1 to 500.",
+        ));
+    }
+    let cursor = match query.cursor.as_deref() {
+        Some(text) => Some(TimeCursor::decode(text).ok_or_else(crate::storage::invalid_cursor)?),
+        None => None,
+    };
+
+    let mut items = keys::list(&state.db, cursor.as_ref(), page_size + 1).await?;
+    let next_cursor = if items.len() as i64 > page_size {
+        items.truncate(page_size as usize);
+        items.last().map(|key| {
+            TimeCursor {
+                at: key.created_at.clone(),
+                id: key.id.clone(),
+            }
+            .encode()
+        })
+    } else {
+        None
+    };
+    Ok(ApiJson(ApiKeyPage { items, next_cursor }))
 }
 
 /// Revoke an API key at once.

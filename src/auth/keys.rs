@@ -12,7 +12,7 @@ use utoipa::ToSchema;
 use super::{Caller, BOOTSTRAP_KEY_ID};
 use crate::error::ApiError;
 use crate::state::AppState;
-use crate::storage::{now_rfc3339, Db, StorageResult};
+use crate::storage::{now_rfc3339, Db, StorageResult, TimeCursor};
 
 /// What an API key may do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -184,11 +184,20 @@ pub(super) async fn create(
     Ok(NewApiKey { record, secret })
 }
 
-/// Lists every key, newest first.
-pub(super) async fn list(db: &Db) -> StorageResult<Vec<ApiKeyRecord>> {
+/// Lists keys newest first, after `cursor`, at most `limit`.
+pub(super) async fn list(
+    db: &Db,
+    cursor: Option<&TimeCursor>,
+    limit: i64,
+) -> StorageResult<Vec<ApiKeyRecord>> {
     let rows = sqlx::query(
-        "SELECT id, name, role, brokerage_id, created_at, revoked_at FROM api_keys ORDER BY created_at DESC, id",
+        "SELECT id, name, role, brokerage_id, created_at, revoked_at FROM api_keys \
+         WHERE ($1 IS NULL OR created_at < $1 OR (created_at = $1 AND id < $2)) \
+         ORDER BY created_at DESC, id DESC LIMIT $3",
     )
+    .bind(cursor.map(|cursor| cursor.at.clone()))
+    .bind(cursor.map(|cursor| cursor.id.clone()))
+    .bind(limit)
     .fetch_all(db.pool())
     .await?;
 

@@ -249,16 +249,24 @@ async fn list_brokerages(
         ));
     }
 
+    let after = match query.cursor.as_deref() {
+        Some(text) => Some(
+            crate::storage::decode_id_cursor(text).ok_or_else(crate::storage::invalid_cursor)?,
+        ),
+        None => None,
+    };
     let mut items = store::list(
         &state.db,
         caller.brokerage_scope(),
-        query.cursor.as_deref(),
+        after.as_deref(),
         page_size + 1,
     )
     .await?;
     let next_cursor = if items.len() as i64 > page_size {
         items.truncate(page_size as usize);
-        items.last().map(|brokerage| brokerage.id.clone())
+        items
+            .last()
+            .map(|brokerage| crate::storage::encode_id_cursor(&brokerage.id))
     } else {
         None
     };

@@ -187,3 +187,59 @@ pub(crate) fn conflict_on_unique(error: sqlx::Error, detail: &str) -> StorageErr
 pub fn now_rfc3339() -> String {
     chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
+
+/// Position in a newest-first listing: a timestamp, then an id that breaks
+/// ties. Sent to clients as opaque base64url text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TimeCursor {
+    /// RFC 3339 timestamp of the last item returned.
+    pub at: String,
+    /// Id of the last item returned.
+    pub id: String,
+}
+
+impl TimeCursor {
+    /// Encodes the cursor as opaque text.
+    pub fn encode(&self) -> String {
+        use base64::Engine;
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("{}\n{}", self.at, self.id))
+    }
+
+    /// Parses the text form; `None` when it was not made by [`TimeCursor::encode`].
+    pub fn decode(text: &str) -> Option<Self> {
+        use base64::Engine;
+        let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(text)
+            .ok()?;
+        let text = String::from_utf8(bytes).ok()?;
+        let (at, id) = text.split_once('\n')?;
+        Some(Self {
+            at: at.to_owned(),
+            id: id.to_owned(),
+        })
+    }
+}
+
+/// Encodes the last id of a page ordered by id as an opaque cursor.
+pub fn encode_id_cursor(id: &str) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(id)
+}
+
+/// Parses a cursor made by [`encode_id_cursor`]; `None` when it was not.
+pub fn decode_id_cursor(text: &str) -> Option<String> {
+    use base64::Engine;
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(text)
+        .ok()?;
+    String::from_utf8(bytes).ok().filter(|id| !id.is_empty())
+}
+
+/// Builds the 400 for a cursor that the endpoint did not return.
+pub fn invalid_cursor() -> crate::error::ApiError {
+    crate::error::ApiError::invalid(
+        "invalid_cursor",
+        "cursor",
+        "The cursor is not one this endpoint returned; start again without it.",
+    )
+}

@@ -124,16 +124,18 @@ async fn list_users(
             "Use a page size from 1 to 500.",
         ));
     }
-    let mut items = store::list(
-        &state.db,
-        &brokerage_id,
-        query.cursor.as_deref(),
-        page_size + 1,
-    )
-    .await?;
+    let after = match query.cursor.as_deref() {
+        Some(text) => Some(
+            crate::storage::decode_id_cursor(text).ok_or_else(crate::storage::invalid_cursor)?,
+        ),
+        None => None,
+    };
+    let mut items = store::list(&state.db, &brokerage_id, after.as_deref(), page_size + 1).await?;
     let next_cursor = if items.len() as i64 > page_size {
         items.truncate(page_size as usize);
-        items.last().map(|user| user.email.clone())
+        items
+            .last()
+            .map(|user| crate::storage::encode_id_cursor(&user.email))
     } else {
         None
     };

@@ -2,8 +2,6 @@
 //! A finished run is written in one transaction: the report, the key rotation
 //! and the brokerage's status, or nothing.
 
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use base64::Engine;
 use sqlx::Row;
 
 use super::model::{Outcome, VerificationReport};
@@ -158,35 +156,13 @@ pub async fn get(
     report_from_json(&json).map(Some)
 }
 
-/// Position in the newest-first order: start time, then id.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Cursor {
-    started_at: String,
-    id: String,
-}
+/// Position in the newest-first order of reports: start time, then id.
+pub use crate::storage::TimeCursor as Cursor;
 
-impl Cursor {
-    /// Encodes the cursor as opaque text.
-    pub fn encode(&self) -> String {
-        URL_SAFE_NO_PAD.encode(format!("{}\n{}", self.started_at, self.id))
-    }
-
-    /// Parses the text form; `None` when it was not made by [`Cursor::encode`].
-    pub fn decode(text: &str) -> Option<Self> {
-        let bytes = URL_SAFE_NO_PAD.decode(text).ok()?;
-        let text = String::from_utf8(bytes).ok()?;
-        let (started_at, id) = text.split_once('\n')?;
-        Some(Self {
-            started_at: started_at.to_owned(),
-            id: id.to_owned(),
-        })
-    }
-
-    fn after(report: &VerificationReport) -> Self {
-        Self {
-            started_at: report.started_at.clone(),
-            id: report.id.clone(),
-        }
+fn cursor_after(report: &VerificationReport) -> Cursor {
+    Cursor {
+        at: report.started_at.clone(),
+        id: report.id.clone(),
     }
 }
 
@@ -203,7 +179,7 @@ pub async fn list(
          ORDER BY started_at DESC, id DESC LIMIT $4",
     )
     .bind(brokerage_id)
-    .bind(cursor.map(|cursor| cursor.started_at.clone()))
+    .bind(cursor.map(|cursor| cursor.at.clone()))
     .bind(cursor.map(|cursor| cursor.id.clone()))
     .bind(limit + 1)
     .fetch_all(db.pool())
@@ -215,7 +191,7 @@ pub async fn list(
         .collect::<StorageResult<Vec<_>>>()?;
     let next = if reports.len() as i64 > limit {
         reports.truncate(usize::try_from(limit).unwrap_or_default());
-        reports.last().map(Cursor::after)
+        reports.last().map(cursor_after)
     } else {
         None
     };
@@ -229,7 +205,7 @@ mod tests {
     #[test]
     fn cursor_round_trips() {
         let cursor = Cursor {
-            started_at: "2026-03-02T14:05:11.201Z".to_owned(),
+            at: "2026-03-02T14:05:11.201Z".to_owned(),
             id: "0b9f6c1e-5d0e-4a53-9d4e-2b1f1f7f3a10".to_owned(),
         };
 

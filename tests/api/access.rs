@@ -9,7 +9,8 @@ use crate::helpers::{assert_problem, TestApp};
 db_tests!(
     scoped_key_sees_only_its_brokerage,
     support_key_cannot_read_data,
-    unknown_and_revoked_keys_rejected
+    unknown_and_revoked_keys_rejected,
+    lists_page_with_cursors
 );
 
 async fn scoped_key_sees_only_its_brokerage(app: TestApp) {
@@ -180,4 +181,73 @@ async fn unknown_and_revoked_keys_rejected(app: TestApp) {
         .request_as(secret, Method::GET, "/v1/brokerages", None)
         .await;
     assert_problem(response, StatusCode::UNAUTHORIZED, "unauthorized").await;
+}
+
+/// Follows `next_cursor` from `first_path` and returns every item's `field`.
+async fn collect_pages(app: &TestApp, first_path: &str, field: &str) -> Vec<String> {
+    let mut seen = Vec::new();
+    let mut path = first_path.to_owned();
+    for _ in 0..10 {
+        let page: Value = app.get(&path).await.json().await.unwrap();
+        let items = page["items"].as_array().expect("items");
+        assert!(items.len() <= 2, "page size respected: {page}");
+        seen.extend(
+            items
+                .iter()
+                .map(|item| item[field].as_str().unwrap().to_owned()),
+        );
+        match page["next_cursor"].as_str() {
+            Some(cursor) => path = format!("{first_path}&cursor={cursor}"),
+            None => return seen,
+        }
+    }
+    panic!("more pages than items");
+}
+
+async fn lists_page_with_cursors(app: TestApp) {
+    for id in ["acme", "bravo", "charlie"] {
+        let workspace = app.workspace(id, &crate::helpers::ALL_SCOPES);
+        app.create_brokerage(&workspace).await;
+    }
+    for name in ["one", "two", "three"] {
+        let response = app
+            .post("/v1/api-keys", json!({ "name": name, "role": "service" }))
+            .await;
+        assert_eq!(response.status(), StatusCode::CREATED);
+    }
+
+    let brokerages = collect_pages(&app, "/v1/brokerages?page_size=2", "id").await;
+    assert_eq!(brokerages, vec!["acme", "bravo", "charlie"]);
+
+    let keys = collect_pages(&app, "/v1/api-keys?page_size=2", "name").await;
+    let mut names = keys.clone();
+    names.sort();
+    assert_eq!(
+        names,
+        vec!["one", "three", "two"],
+        "every key listed once: {keys:?}"
+    );
+
+    for path in [
+        "/v1/brokerages?cursor=!!",
+        "/v1/api-keys?cursor=garbage",
+        "/v1/brokerages/acme/audit-log?cursor=garbage",
+        "/v1/brokerages/acme/users?cursor=!!",
+    ] {
+        let problem = assert_problem(
+            app.get(path).await,
+            StatusCode::BAD_REQUEST,
+            "invalid_cursor",
+        )
+        .await;
+        assert_eq!(problem["field"], "cursor", "{path}");
+    }
+
+    let audit: Value = app
+        .get("/v1/brokerages/acme/audit-log?page_size=1")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert!(audit["items"].is_array(), "audit log is a page: {audit}");
 }

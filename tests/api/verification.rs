@@ -155,7 +155,7 @@ async fn audit_actions(app: &TestApp, brokerage_id: &str) -> Vec<(String, String
         .json()
         .await
         .expect("audit JSON");
-    entries
+    entries["items"]
         .as_array()
         .expect("audit entries")
         .iter()
