@@ -280,6 +280,7 @@ fn gateway_settings(
 
     settings.listen = "127.0.0.1:0".parse()?;
     settings.database.url = format!("sqlite://{}/gateway.db", database_dir.display());
+    settings.google.allowed_token_uris = vec![emulator.token_uri()];
     settings.google.people_base_url = emulator.people_base_url();
     settings.google.calendar_base_url = emulator.calendar_base_url();
     settings.google.gmail_base_url = emulator.gmail_base_url();

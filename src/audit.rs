@@ -56,22 +56,25 @@ pub async fn record(
     Ok(())
 }
 
-/// Lists a brokerage's records newest first, after `cursor`, at most `limit`.
+/// Lists a brokerage's records since `since`, newest first, after `cursor`,
+/// at most `limit`.
 pub async fn list(
     db: &Db,
     brokerage_id: &str,
+    since: &str,
     cursor: Option<&TimeCursor>,
     limit: i64,
 ) -> StorageResult<Vec<AuditEntry>> {
     let rows = sqlx::query(
         "SELECT id, brokerage_id, at, api_key_id, action, outcome, detail FROM audit_log \
-         WHERE brokerage_id = $1 AND ($2 IS NULL OR at < $2 OR (at = $2 AND id < $3)) \
+         WHERE brokerage_id = $1 AND ($2 IS NULL OR at < $2 OR (at = $2 AND id < $3)) AND at >= $5 \
          ORDER BY at DESC, id DESC LIMIT $4",
     )
     .bind(brokerage_id)
     .bind(cursor.map(|cursor| cursor.at.clone()))
     .bind(cursor.map(|cursor| cursor.id.clone()))
     .bind(limit)
+    .bind(since)
     .fetch_all(db.pool())
     .await?;
 
@@ -155,12 +158,21 @@ async fn list_audit_log(
             "Use a page size from 1 to 500.",
         ));
     }
+    // A brokerage created again under a deleted one's id must not see its records.
+    let brokerage = crate::brokerages::require(&state.db, &brokerage_id).await?;
     let cursor = match query.cursor.as_deref() {
         Some(text) => Some(TimeCursor::decode(text).ok_or_else(crate::storage::invalid_cursor)?),
         None => None,
     };
 
-    let mut items = list(&state.db, &brokerage_id, cursor.as_ref(), page_size + 1).await?;
+    let mut items = list(
+        &state.db,
+        &brokerage_id,
+        &brokerage.created_at,
+        cursor.as_ref(),
+        page_size + 1,
+    )
+    .await?;
     let next_cursor = if items.len() as i64 > page_size {
         items.truncate(page_size as usize);
         items.last().map(|entry| {

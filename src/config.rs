@@ -52,6 +52,10 @@ pub struct GoogleSettings {
     pub default_contacts_scope: String,
     /// Seconds before expiry at which a cached access token is replaced.
     pub token_refresh_margin_seconds: u64,
+    /// Token endpoints a key file may name as `token_uri`. An entry ending in
+    /// `*` matches every URI that starts with the rest. The gateway sends
+    /// signed assertions there, so anything else is rejected.
+    pub allowed_token_uris: Vec<String>,
 }
 
 /// Secrets: the bootstrap API key and the master keyring.
@@ -90,6 +94,16 @@ impl GoogleSettings {
         Duration::from_secs(self.request_timeout_seconds)
     }
 
+    /// Whether a key file's `token_uri` is one of `allowed_token_uris`.
+    pub fn token_uri_allowed(&self, uri: &str) -> bool {
+        self.allowed_token_uris
+            .iter()
+            .any(|allowed| match allowed.strip_suffix('*') {
+                Some(prefix) => uri.starts_with(prefix),
+                None => uri == allowed,
+            })
+    }
+
     /// Timeout of one token exchange.
     pub fn token_timeout(&self) -> Duration {
         Duration::from_secs(self.token_timeout_seconds)
@@ -111,6 +125,7 @@ request_timeout_seconds = 30
 token_timeout_seconds = 10
 default_contacts_scope = "https://www.googleapis.com/auth/contacts"
 token_refresh_margin_seconds = 300
+allowed_token_uris = ["https://oauth2.googleapis.com/token"]
 
 [security]
 master_keys = []
@@ -137,6 +152,7 @@ impl Settings {
             .separator("__")
             .list_separator(",")
             .with_list_parse_key("security.master_keys")
+            .with_list_parse_key("google.allowed_token_uris")
             .try_parsing(true);
 
         let settings: Settings = builder

@@ -45,6 +45,7 @@ pub async fn run(
         settings.database.url = "sqlite://data/demo.db".to_owned();
     }
 
+    settings.google.allowed_token_uris = vec![emulator.token_uri()];
     settings.google.people_base_url = emulator.people_base_url();
     settings.google.calendar_base_url = emulator.calendar_base_url();
     settings.google.gmail_base_url = emulator.gmail_base_url();

@@ -13,10 +13,19 @@ pub enum LogFormat {
     Pretty,
 }
 
-/// Directives added to every filter, whatever `RUST_LOG` says: yup-oauth2 12
-/// logs the token endpoint's request and response bodies at DEBUG, which hold the
-/// signed assertion and the access token.
+/// Directives added to every filter: yup-oauth2 12 logs the token endpoint's
+/// request and response bodies at DEBUG, which hold the signed assertion and the
+/// access token. A more specific `RUST_LOG` target can override a directive, so
+/// [`secret_filter`] enforces the same rule as a separate layer.
 const SECRET_SAFE_DIRECTIVES: [&str; 1] = ["yup_oauth2=info"];
+
+/// Drops yup-oauth2 events below INFO whatever the other filters allow.
+pub fn secret_filter(
+) -> tracing_subscriber::filter::FilterFn<impl Fn(&tracing::Metadata<'_>) -> bool> {
+    tracing_subscriber::filter::filter_fn(|metadata| {
+        !(metadata.target().starts_with("yup_oauth2") && *metadata.level() > tracing::Level::INFO)
+    })
+}
 
 /// Builds the log filter from `RUST_LOG`, or `default_filter` when it is unset,
 /// with the directives that keep secrets out of the logs.
@@ -33,7 +42,9 @@ pub fn filter(default_filter: &str) -> EnvFilter {
 
 /// Installs the global subscriber; `default_filter` applies when `RUST_LOG` is unset.
 pub fn init(format: LogFormat, default_filter: &str) {
-    let registry = tracing_subscriber::registry().with(filter(default_filter));
+    let registry = tracing_subscriber::registry()
+        .with(filter(default_filter))
+        .with(secret_filter());
 
     let result = match format {
         LogFormat::Json => registry

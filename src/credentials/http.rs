@@ -81,7 +81,7 @@ async fn upload_credentials(
 ) -> ApiResult<(StatusCode, ApiJson<CredentialsResponse>)> {
     caller.authorize_manage(&brokerage_id)?;
     crate::brokerages::require(&state.db, &brokerage_id).await?;
-    let validated = key_file::validate(&body)?;
+    let validated = key_file::validate(&body, &state.settings.google)?;
 
     let current = store::current(&state.db, &brokerage_id).await?;
     if current.iter().any(|stored| {

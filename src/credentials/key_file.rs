@@ -9,6 +9,7 @@ use rustls_pki_types::PrivatePkcs8KeyDer;
 use serde_json::{Map, Value};
 use zeroize::Zeroizing;
 
+use crate::config::GoogleSettings;
 use crate::error::ApiError;
 
 const DOWNLOAD_HINT: &str = "In the Google Cloud console open IAM & Admin > Service Accounts, choose the service account, then Keys > Add key > Create new key > JSON, and upload that file unchanged.";
@@ -52,7 +53,7 @@ fn invalid(code: &'static str, field: &str, detail: impl Into<String>) -> ApiErr
 }
 
 /// Validates a key file as Google's console downloads it.
-pub fn validate(body: &Value) -> Result<ValidatedKeyFile, ApiError> {
+pub fn validate(body: &Value, google: &GoogleSettings) -> Result<ValidatedKeyFile, ApiError> {
     let Some(object) = body.as_object() else {
         return Err(invalid(
             "invalid_key_file",
@@ -98,6 +99,16 @@ pub fn validate(body: &Value) -> Result<ValidatedKeyFile, ApiError> {
                 "token_uri must be an https URL, normally https://oauth2.googleapis.com/token.",
             ))
         }
+    }
+    if !google.token_uri_allowed(&token_uri) {
+        return Err(invalid(
+            "token_uri_not_allowed",
+            "token_uri",
+            format!(
+                "token_uri is not an allowed token endpoint; Google's key files name https://oauth2.googleapis.com/token. Allowed: {}.",
+                google.allowed_token_uris.join(", ")
+            ),
+        ));
     }
 
     let pem = repair_private_key(object)?;

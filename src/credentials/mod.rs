@@ -191,6 +191,18 @@ fn open_key(
     token_uri: &str,
     sealed: &vault::Sealed,
 ) -> Result<DelegatedKey, ApiError> {
+    // Checked again here because the allowlist may have shrunk since the upload.
+    if !state.settings.google.token_uri_allowed(token_uri) {
+        tracing::warn!(
+            brokerage_id,
+            "stored key names a token endpoint that is no longer allowed"
+        );
+        return Err(ApiError::conflict(
+            "token_uri_not_allowed",
+            "The brokerage's key names a token endpoint that google.allowed_token_uris no longer allows; upload a key file from Google.",
+        ));
+    }
+
     let cache_key = (brokerage_id.to_owned(), version, sealed.nonce.clone());
     let key = match state.parsed_keys.get(&cache_key) {
         Some(key) => key,

@@ -105,7 +105,14 @@ impl<'a> UserCalendar<'a> {
     ) -> ApiResult<(Event, Created)> {
         let event_id =
             idempotency_key.map(|key| derive_event_id(&self.brokerage_id, &self.email, key));
-        let body = mapping::new_event_to_google(event, event_id.clone());
+        let mut body = mapping::new_event_to_google(event, event_id.clone());
+        let request_hash = event_id.as_ref().map(|_| request_hash(&body));
+        if let Some(hash) = &request_hash {
+            body.extended_properties = Some(google::EventExtendedProperties {
+                private: Some([(REQUEST_HASH_PROPERTY.to_owned(), hash.clone())].into()),
+                shared: None,
+            });
+        }
 
         let hub = self.hub();
         let make_call = || {
@@ -126,14 +133,24 @@ impl<'a> UserCalendar<'a> {
                 Ok((mapping::event_from_google(created)?, Created::New))
             }
             (Err(error), Some(event_id)) if error.status() == Some(409) => {
-                self.existing_for_key(&event_id).await
+                self.existing_for_key(&event_id, request_hash.as_deref())
+                    .await
             }
             (Err(error), _) => Err(error.into()),
         }
     }
 
-    async fn existing_for_key(&self, event_id: &str) -> ApiResult<(Event, Created)> {
+    async fn existing_for_key(
+        &self,
+        event_id: &str,
+        request_hash: Option<&str>,
+    ) -> ApiResult<(Event, Created)> {
         match self.fetch(event_id).await {
+            Ok(existing) if !same_request(&existing, request_hash) => Err(ApiError::unprocessable(
+                "idempotency_key_reused",
+                "This Idempotency-Key was already used to create a different event; send a new key for a new event.",
+            )
+            .with_field("Idempotency-Key")),
             Ok(existing) => Ok((mapping::event_from_google(existing)?, Created::Existing)),
             Err(error) if error.code() == "event_not_found" => Err(ApiError::conflict(
                 "idempotency_key_reused",
@@ -308,6 +325,30 @@ fn send_updates_to_google(send_updates: SendUpdates) -> &'static str {
         SendUpdates::All => "all",
         SendUpdates::ExternalOnly => "externalOnly",
         SendUpdates::None => "none",
+    }
+}
+
+/// Private extended property holding the hash of the create request that made
+/// an event, so a reused Idempotency-Key with another body is told apart.
+const REQUEST_HASH_PROPERTY: &str = "workspace-gateway-request-hash";
+
+/// Hashes the Google body of a create request (SHA-256, hex).
+fn request_hash(body: &google::Event) -> String {
+    let bytes = serde_json::to_vec(body).unwrap_or_default();
+    hex::encode(ring::digest::digest(&ring::digest::SHA256, &bytes))
+}
+
+/// Whether `existing` was created by a request with `request_hash`. Events
+/// without the property (created before it existed) are taken as the same.
+fn same_request(existing: &google::Event, request_hash: Option<&str>) -> bool {
+    let stored = existing
+        .extended_properties
+        .as_ref()
+        .and_then(|properties| properties.private.as_ref())
+        .and_then(|private| private.get(REQUEST_HASH_PROPERTY));
+    match (stored, request_hash) {
+        (Some(stored), Some(expected)) => stored == expected,
+        _ => true,
     }
 }
 

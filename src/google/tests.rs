@@ -69,6 +69,7 @@ fn settings(emulator: &EmulatorHandle) -> GoogleSettings {
         token_timeout_seconds: 5,
         default_contacts_scope: scopes::CONTACTS.to_owned(),
         token_refresh_margin_seconds: 300,
+        allowed_token_uris: vec![emulator.token_uri()],
     }
 }
 

@@ -64,6 +64,9 @@ impl std::fmt::Debug for AccessToken {
 struct TokenKey {
     brokerage_id: String,
     key_version: i64,
+    /// Google's id of the key: versions restart at 1 when a brokerage is
+    /// deleted and created again, so the version alone could match an old key.
+    private_key_id: Option<String>,
     user: String,
     scope: String,
 }
@@ -127,6 +130,7 @@ impl TokenSource {
         let cache_key = TokenKey {
             brokerage_id: key.brokerage_id.clone(),
             key_version: key.version,
+            private_key_id: key.key.private_key_id.clone(),
             user: user.to_owned(),
             scope: scope.to_owned(),
         };

@@ -55,34 +55,39 @@ pub async fn send(
         Claim::Send(row) => row,
     };
 
-    let key = match crate::credentials::active_key(state, brokerage_id).await {
-        Ok(key) => key,
-        Err(error) => {
-            record_failure(
-                state,
-                brokerage_id,
-                &row.id,
-                store::FAILED,
-                error.code(),
-                error.detail(),
-            )
-            .await;
-            return Err(error);
-        }
-    };
-
-    // The Gmail call and the recording of its outcome run in their own task,
-    // so a client that disconnects or a server timeout cannot cancel them
-    // half-way and leave the row `sending`.
+    // Loading the key, the Gmail call and the recording of the outcome run in
+    // their own task, so a client that disconnects or a server timeout cannot
+    // cancel them half-way and leave the row `sending`.
+    let task_state = state.clone();
+    let task_brokerage_id = brokerage_id.to_owned();
+    let user_email = user.email.clone();
     let task = tokio::spawn(
-        deliver(
-            state.clone(),
-            key,
-            user.email.clone(),
-            row,
-            prepared.thread_id,
-            prepared.raw,
-        )
+        async move {
+            let key = match crate::credentials::active_key(&task_state, &task_brokerage_id).await {
+                Ok(key) => key,
+                Err(error) => {
+                    record_failure(
+                        &task_state,
+                        &task_brokerage_id,
+                        &row.id,
+                        store::FAILED,
+                        error.code(),
+                        error.detail(),
+                    )
+                    .await;
+                    return Err(error);
+                }
+            };
+            deliver(
+                task_state,
+                key,
+                user_email,
+                row,
+                prepared.thread_id,
+                prepared.raw,
+            )
+            .await
+        }
         .in_current_span(),
     );
     match task.await {

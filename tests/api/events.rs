@@ -906,6 +906,21 @@ async fn idempotent_create(app: TestApp) {
         "one event"
     );
 
+    let other = timed_event("Closing", "2027-01-06T10:00:00", "2027-01-06T11:00:00");
+    let response = send(&app, Method::POST, &path, Some(other), &key).await;
+    let problem = assert_problem(
+        response,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "idempotency_key_reused",
+    )
+    .await;
+    assert_eq!(problem["field"], "Idempotency-Key");
+    assert_eq!(
+        all_event_ids(&app, &workspace).await,
+        vec![id_of(&first)],
+        "still one event"
+    );
+
     let deleted = app.delete(&event_path(&workspace, &id_of(&first))).await;
     assert_eq!(deleted.status(), StatusCode::NO_CONTENT, "event deleted");
     let response = send(&app, Method::POST, &path, Some(body.clone()), &key).await;

@@ -79,12 +79,21 @@ fn init_logs() {
     static INIT: OnceLock<()> = OnceLock::new();
     INIT.get_or_init(|| {
         let echo = std::env::var("TEST_LOG").is_ok();
-        let _ = tracing_subscriber::fmt()
-            .with_env_filter(workspace_gateway::telemetry::filter(
-                "debug,sqlx=warn,h2=info,rustls=info",
-            ))
+        use tracing_subscriber::layer::SubscriberExt;
+        use tracing_subscriber::util::SubscriberInitExt;
+
+        // The yup-oauth2 module target is switched on explicitly, as an operator
+        // might, to prove that the secret filter still drops its DEBUG lines.
+        let filter = workspace_gateway::telemetry::filter(
+            "debug,sqlx=warn,h2=info,rustls=info,yup_oauth2::service_account=debug",
+        );
+        let output = tracing_subscriber::fmt::layer()
             .with_writer(move || CapturingWriter { echo })
-            .with_ansi(false)
+            .with_ansi(false);
+        let _ = tracing_subscriber::registry()
+            .with(filter)
+            .with(workspace_gateway::telemetry::secret_filter())
+            .with(output)
             .try_init();
     });
 }
@@ -199,6 +208,8 @@ impl TestApp {
         settings.google.calendar_base_url = emulator.calendar_base_url();
         settings.google.gmail_base_url = emulator.gmail_base_url();
         settings.google.request_timeout_seconds = 10;
+        // Every loopback port, so tests may point keys at stand-in endpoints.
+        settings.google.allowed_token_uris = vec!["http://127.0.0.1:*".to_owned()];
         settings.security.admin_api_key = Some(SecretString::from(admin_key.clone()));
         settings.security.master_keys =
             vec![SecretString::from(format!("test:{}", base64_32_bytes()))];

@@ -51,6 +51,14 @@ fn bad_key_files(good: &Value) -> Vec<(&'static str, Value, &'static str)> {
     wrong_type["type"] = json!("user");
     cases.push(("wrong type", wrong_type, "invalid_key_file"));
 
+    let mut foreign_endpoint = good.clone();
+    foreign_endpoint["token_uri"] = json!("http://10.0.0.1/internal/token");
+    cases.push((
+        "token endpoint outside the allowlist",
+        foreign_endpoint,
+        "token_uri_not_allowed",
+    ));
+
     let mut not_numeric = good.clone();
     not_numeric["client_id"] = json!("abc");
     cases.push(("non-numeric client ID", not_numeric, "invalid_key_file"));
