@@ -86,6 +86,11 @@ pub struct HttpSettings {
     pub request_timeout_seconds: u64,
     /// Maximum request body in bytes (mail with attachments is the largest).
     pub max_body_bytes: usize,
+    /// Maximum request body in bytes for every route but mail sending.
+    pub max_json_body_bytes: usize,
+    /// Mail sends handled at once; more wait for a slot. A send of a 35 MB
+    /// message holds an estimated 130 MB while it is built and uploaded.
+    pub max_concurrent_sends: usize,
 }
 
 impl GoogleSettings {
@@ -135,6 +140,8 @@ api_key_secret_file = "data/api-key.secret"
 [http]
 request_timeout_seconds = 60
 max_body_bytes = 50000000
+max_json_body_bytes = 1000000
+max_concurrent_sends = 16
 "#;
 
 impl Settings {

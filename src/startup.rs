@@ -15,6 +15,7 @@ use axum::response::{IntoResponse, Response};
 use axum::{BoxError, Router};
 use secrecy::ExposeSecret;
 use tokio::net::TcpListener;
+use tower::limit::ConcurrencyLimitLayer;
 use tower::ServiceBuilder;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::limit::RequestBodyLimitLayer;
@@ -116,7 +117,15 @@ pub fn router(state: AppState) -> Router {
     let max_body_bytes = state.settings.http.max_body_bytes;
     let request_timeout = Duration::from_secs(state.settings.http.request_timeout_seconds);
 
-    let api = Router::new()
+    let max_json_body_bytes = state.settings.http.max_json_body_bytes;
+    let max_concurrent_sends = state.settings.http.max_concurrent_sends;
+
+    // Mail carries attachments, so it alone gets the large body limit, and the
+    // number of sends held in memory at once is bounded.
+    let mail = crate::messages::router()
+        .layer(DefaultBodyLimit::max(max_body_bytes))
+        .layer(ConcurrencyLimitLayer::new(max_concurrent_sends));
+    let json = Router::new()
         .merge(crate::brokerages::router())
         .merge(crate::credentials::router())
         .merge(crate::verification::router())
@@ -124,11 +133,10 @@ pub fn router(state: AppState) -> Router {
         .merge(crate::users::router())
         .merge(crate::contacts::router())
         .merge(crate::events::router())
-        .merge(crate::messages::router())
         .merge(crate::auth::router())
         .merge(crate::health::router())
-        .fallback(unknown_route)
-        .with_state(state);
+        .layer(DefaultBodyLimit::max(max_json_body_bytes));
+    let api = json.merge(mail).fallback(unknown_route).with_state(state);
 
     let middleware = ServiceBuilder::new()
         .layer(SetSensitiveRequestHeadersLayer::new([
@@ -143,7 +151,6 @@ pub fn router(state: AppState) -> Router {
         .timeout(request_timeout);
 
     api.merge(SwaggerUi::new("/docs").url("/openapi.json", crate::openapi::document()))
-        .layer(DefaultBodyLimit::max(max_body_bytes))
         .layer(RequestBodyLimitLayer::new(max_body_bytes))
         .layer(axum::middleware::map_response(move |response: Response| {
             problem_for_bare_errors(response, max_body_bytes)

@@ -288,6 +288,12 @@ async fn http_errors_are_problems(app: TestApp) {
         "the bearer scheme is case-insensitive"
     );
 
+    let long_name = "x".repeat(2_000_000);
+    let response = app
+        .put("/v1/brokerages/acme", json!({ "display_name": long_name, "domains": ["acme.example"], "test_user": "t@acme.example" }))
+        .await;
+    assert_problem(response, StatusCode::PAYLOAD_TOO_LARGE, "body_too_large").await;
+
     let too_large = app
         .client
         .put(format!("{}/v1/brokerages/acme", app.address))
