@@ -187,8 +187,14 @@ async fn record_sent(
     .await;
     // The message is out, so a failed write is logged but not returned: an
     // error would invite the caller to send again.
-    if let Err(error) = stored {
-        tracing::error!(brokerage_id, message_id = %row.id, error = ?error, "recording a sent message failed");
+    match stored {
+        Ok(true) => {}
+        Ok(false) => {
+            tracing::error!(brokerage_id, message_id = %row.id, "a sent message's row was in an unexpected state and was not updated")
+        }
+        Err(error) => {
+            tracing::error!(brokerage_id, message_id = %row.id, error = ?error, "recording a sent message failed")
+        }
     }
 
     Ok(MessageRow {

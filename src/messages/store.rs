@@ -160,7 +160,9 @@ pub async fn get(
     Ok(row.as_ref().map(from_row).transpose()?)
 }
 
-/// Records Gmail's ids on a `sending` row; false when the row was no longer `sending`.
+/// Records Gmail's ids on a `sending` row, or on one that expired to `unknown`
+/// meanwhile, because Gmail's answer settles what `unknown` left open. False
+/// when the row is in neither state.
 pub async fn mark_sent(
     db: &Db,
     brokerage_id: &str,
@@ -171,7 +173,7 @@ pub async fn mark_sent(
     let result = sqlx::query(
         "UPDATE messages SET status = $1, gmail_message_id = $2, gmail_thread_id = $3, \
          error_code = NULL, error_detail = NULL, updated_at = $4 \
-         WHERE brokerage_id = $5 AND id = $6 AND status = $7",
+         WHERE brokerage_id = $5 AND id = $6 AND status IN ($7, $8)",
     )
     .bind(SENT)
     .bind(gmail_message_id.map(str::to_owned))
@@ -180,6 +182,7 @@ pub async fn mark_sent(
     .bind(brokerage_id)
     .bind(id)
     .bind(SENDING)
+    .bind(UNKNOWN)
     .execute(db.pool())
     .await?;
     Ok(result.rows_affected() == 1)
