@@ -150,7 +150,7 @@ async fn create_claimed(
             Ok(Created::New(mapping::contact_from_person(&created)))
         }
         Err(error) => {
-            let status = if nothing_created(&error) {
+            let status = if error.was_not_applied() {
                 store::FAILED
             } else {
                 tracing::warn!(code = error.code(), "contact create outcome unknown");
@@ -284,28 +284,6 @@ async fn record_end(contacts: &UserContacts, key: &str, status: &str, error_code
     .await;
     if let Err(error) = result {
         tracing::error!(error = ?error, "recording a failed contact create failed");
-    }
-}
-
-/// Tells whether the contact was certainly not created: no access token was
-/// obtained, or Google responded with a 4xx status. A timeout, a broken
-/// connection, a 5xx status or an unreadable response leaves the outcome open.
-fn nothing_created(error: &GoogleError) -> bool {
-    match error {
-        GoogleError::Token(_) | GoogleError::UploadTooLarge { .. } => true,
-        GoogleError::RateLimited(_)
-        | GoogleError::ApiDisabled(_)
-        | GoogleError::ScopeNotGranted(_)
-        | GoogleError::EtagMismatch(_)
-        | GoogleError::NotFound(_)
-        | GoogleError::Rejected(_) => error
-            .status()
-            .is_some_and(|status| (400..500).contains(&status)),
-        GoogleError::Unavailable(_)
-        | GoogleError::Timeout { .. }
-        | GoogleError::Unreachable { .. }
-        | GoogleError::InvalidResponse { .. }
-        | GoogleError::Internal { .. } => false,
     }
 }
 

@@ -372,6 +372,29 @@ impl GoogleError {
             .is_some_and(|failure| failure.status == status && failure.has_reason(reason))
     }
 
+    /// Tells whether a mutation certainly did not take effect: no access token
+    /// was obtained, the upload was rejected before it started, or Google
+    /// responded with a 4xx status. A timeout, a broken connection, a 5xx status
+    /// or an unreadable response leaves the outcome open.
+    pub fn was_not_applied(&self) -> bool {
+        match self {
+            GoogleError::Token(_) | GoogleError::UploadTooLarge { .. } => true,
+            GoogleError::RateLimited(_)
+            | GoogleError::ApiDisabled(_)
+            | GoogleError::ScopeNotGranted(_)
+            | GoogleError::EtagMismatch(_)
+            | GoogleError::NotFound(_)
+            | GoogleError::Rejected(_) => self
+                .status()
+                .is_some_and(|status| (400..500).contains(&status)),
+            GoogleError::Unavailable(_)
+            | GoogleError::Timeout { .. }
+            | GoogleError::Unreachable { .. }
+            | GoogleError::InvalidResponse { .. }
+            | GoogleError::Internal { .. } => false,
+        }
+    }
+
     /// Whether an idempotent request may be sent again: rate limits, Google
     /// outages, transport failures and transient token exchange failures.
     pub fn is_retryable(&self) -> bool {

@@ -215,7 +215,7 @@ async fn record_google_error(
     has_thread_id: bool,
     error: GoogleError,
 ) -> ApiError {
-    if !nothing_sent(&error) {
+    if !error.was_not_applied() {
         // The stored cause is Google's failure itself, not the problem text,
         // whose advice to retry does not apply to a send that may have gone out.
         let cause = error.to_string();
@@ -277,28 +277,5 @@ async fn record_failure(
     .await;
     if let Err(storage_error) = result {
         tracing::error!(brokerage_id, message_id = %id, error = ?storage_error, "recording a failed send failed");
-    }
-}
-
-/// Tells whether the message was certainly not sent: no access token was obtained,
-/// the upload was refused before it started, or Gmail responded with a 4xx
-/// status. A timeout, a broken connection, a 5xx status or an unreadable
-/// response leaves the outcome open.
-fn nothing_sent(error: &GoogleError) -> bool {
-    match error {
-        GoogleError::Token(_) | GoogleError::UploadTooLarge { .. } => true,
-        GoogleError::RateLimited(_)
-        | GoogleError::ApiDisabled(_)
-        | GoogleError::ScopeNotGranted(_)
-        | GoogleError::EtagMismatch(_)
-        | GoogleError::NotFound(_)
-        | GoogleError::Rejected(_) => error
-            .status()
-            .is_some_and(|status| (400..500).contains(&status)),
-        GoogleError::Unavailable(_)
-        | GoogleError::Timeout { .. }
-        | GoogleError::Unreachable { .. }
-        | GoogleError::InvalidResponse { .. }
-        | GoogleError::Internal { .. } => false,
     }
 }
