@@ -16,7 +16,7 @@ pub struct Settings {
     pub listen: SocketAddr,
     /// Database connection.
     pub database: DatabaseSettings,
-    /// Where and how Google is called.
+    /// Google endpoints, timeouts and token settings.
     pub google: GoogleSettings,
     /// API keys and encryption keys.
     pub security: SecuritySettings,
@@ -82,14 +82,14 @@ pub struct SecuritySettings {
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct HttpSettings {
-    /// Seconds a request may take before the gateway answers 504.
+    /// Seconds a request may take before the gateway returns 504.
     pub request_timeout_seconds: u64,
     /// Maximum request body in bytes (mail with attachments is the largest).
     pub max_body_bytes: usize,
     /// Maximum request body in bytes for every route but mail sending.
     pub max_json_body_bytes: usize,
     /// Mail sends handled at once; more wait for a slot. A send of a 35 MB
-    /// message holds an estimated 130 MB while it is built and uploaded.
+    /// message uses an estimated 130 MB while it is built and uploaded.
     pub max_concurrent_sends: usize,
 }
 
@@ -99,7 +99,7 @@ impl GoogleSettings {
         Duration::from_secs(self.request_timeout_seconds)
     }
 
-    /// Whether a key file's `token_uri` is one of `allowed_token_uris`.
+    /// Checks whether a key file's `token_uri` is one of `allowed_token_uris`.
     pub fn token_uri_allowed(&self, uri: &str) -> bool {
         self.allowed_token_uris
             .iter()

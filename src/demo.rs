@@ -1,6 +1,6 @@
 //! Demo mode: the Workspace emulator and the gateway in one process. The
 //! emulator gets a Workspace domain with a test user, an agent and a delegated
-//! service account; the printed calls onboard it, so the whole flow can be
+//! service account. The printed calls onboard it, so the whole flow can be
 //! tried from a terminal or Swagger UI without Google.
 
 use std::future::Future;

@@ -35,7 +35,7 @@ async fn healthz() -> ApiJson<Health> {
     ApiJson(Health { status: "ok" })
 }
 
-/// Readiness: the database answers.
+/// Readiness: the database responds.
 #[utoipa::path(get, path = "/readyz", tag = "operations",
     responses(
         (status = 200, body = Health),

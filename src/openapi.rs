@@ -113,7 +113,7 @@ fn add_auth_responses(document: &mut OpenApiDocument) {
     }
 }
 
-/// The document as pretty JSON with a trailing newline, as committed.
+/// Renders the document as pretty JSON with a trailing newline, as committed.
 pub fn document_json() -> String {
     let mut json = document()
         .to_pretty_json()

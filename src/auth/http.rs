@@ -17,7 +17,7 @@ use crate::storage::TimeCursor;
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateApiKey {
-    /// Name that tells people what the key is for, such as `moxiengage-prod`.
+    /// Name that describes what the key is for, such as `moxiengage-prod`.
     pub name: String,
     /// Role of the key.
     pub role: Role,

@@ -14,7 +14,7 @@ use crate::error::ApiError;
 use crate::state::AppState;
 use crate::storage::{now_rfc3339, Db, StorageResult, TimeCursor};
 
-/// What an API key may do.
+/// Permission level of an API key.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
@@ -62,7 +62,7 @@ impl ApiKeyHasher {
         Self { key, bootstrap_tag }
     }
 
-    /// Whether `presented` is the bootstrap admin key, compared in constant time.
+    /// Checks whether `presented` is the bootstrap admin key, in constant time.
     fn is_bootstrap(&self, presented: &str) -> bool {
         self.bootstrap_tag
             .as_ref()

@@ -41,7 +41,7 @@ impl Caller {
         self.brokerage_id.as_deref()
     }
 
-    /// Whether this key may see `brokerage_id` at all.
+    /// Checks whether this key may see `brokerage_id` at all.
     pub fn can_see(&self, brokerage_id: &str) -> bool {
         self.brokerage_id
             .as_deref()

@@ -34,19 +34,19 @@ pub struct Brokerage {
 }
 
 impl Brokerage {
-    /// The brokerage's contacts scope, or `default` when it has not chosen one.
+    /// Returns the brokerage's contacts scope, or `default` when it has not chosen one.
     pub fn contacts_scope_or<'a>(&'a self, default: &'a str) -> &'a str {
         self.contacts_scope.as_deref().unwrap_or(default)
     }
 
-    /// Whether `email` (normalized) belongs to one of the brokerage's domains.
+    /// Checks whether `email` (normalized) belongs to one of the brokerage's domains.
     pub fn owns_address(&self, email: &str) -> bool {
         let domain = crate::validate::email_domain(email);
         self.domains.iter().any(|own| own == domain)
     }
 }
 
-/// The 404 for a brokerage that does not exist or that the caller may not see.
+/// Builds the 404 for a brokerage that does not exist or that the caller may not see.
 pub fn not_found(brokerage_id: &str) -> ApiError {
     ApiError::not_found(
         "brokerage_not_found",

@@ -1,6 +1,6 @@
 //! Master keyring: seals service-account keys with AES-256-GCM. The first
-//! master key seals; every key in the ring opens, so a new master key can be
-//! added before stored keys are re-encrypted under it.
+//! master key seals new keys, and every key in the ring opens. A new master key
+//! can therefore be added before stored keys are re-encrypted under it.
 
 use std::path::Path;
 
@@ -107,7 +107,7 @@ impl Vault {
         &self.keys[0].0
     }
 
-    /// Whether `master_key_id` is in the ring.
+    /// Checks whether `master_key_id` is in the ring.
     pub fn contains(&self, master_key_id: &str) -> bool {
         self.keys.iter().any(|(id, _)| id == master_key_id)
     }

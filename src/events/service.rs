@@ -329,7 +329,7 @@ fn send_updates_to_google(send_updates: SendUpdates) -> &'static str {
 }
 
 /// Private extended property holding the hash of the create request that made
-/// an event, so a reused Idempotency-Key with another body is told apart.
+/// an event, so a reused Idempotency-Key with another body is detected.
 const REQUEST_HASH_PROPERTY: &str = "workspace-gateway-request-hash";
 
 /// Hashes the Google body of a create request (SHA-256, hex).
@@ -338,7 +338,7 @@ fn request_hash(body: &google::Event) -> String {
     hex::encode(ring::digest::digest(&ring::digest::SHA256, &bytes))
 }
 
-/// Whether `existing` was created by a request with `request_hash`. Events
+/// Checks whether `existing` was created by a request with `request_hash`. Events
 /// without the property (created before it existed) are taken as the same.
 fn same_request(existing: &google::Event, request_hash: Option<&str>) -> bool {
     let stored = existing
